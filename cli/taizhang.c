@@ -1,0 +1,753 @@
+/*
+ * taizhang: the command line. A thin front over libtaizhang: it parses
+ * arguments, reads and writes files and JSON, and maps library statuses to
+ * the exit codes other tools rely on:
+ *   0 success · 1 tampering or an invalid proof · 2 usage, I/O or internal
+ *   error · 3 input rejected (nothing of the rejected statement written).
+ * Machine-readable output is JSON; errors go to stderr as one line.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto/hash.h"
+#include "crypto/key.h"
+#include "crypto/keyfile.h"
+#include "ledger/entry.h"
+#include "ledger/ledger.h"
+#include "ledger/merkle.h"
+#include "ledger/statement.h"
+#include "ledger/verify.h"
+#include "util/encoding.h"
+#include "util/status.h"
+#include "util/time.h"
+
+#define MAX_KEYS TZ_ENTRY_MAX_SIGS
+#define MAX_LINE (1u << 20)
+#define APPEND_GROUP 256
+
+static const char *progname = "taizhang";
+
+static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", progname);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}
+
+static int fail_err(const tz_err *e)
+{
+    return fail(tz_status_exit_code(e->code), "%s", e->msg);
+}
+
+static const char *passphrase(void)
+{
+    const char *p = getenv("TAIZHANG_PASSPHRASE");
+    return p && *p ? p : NULL;
+}
+
+static int parse_u64(const char *s, const char *opt, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (s == NULL || *s == '\0' || *s == '-')
+        return fail(2, "%s: expects a non-negative integer", opt);
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end != '\0')
+        return fail(2, "%s: \"%s\" is not a non-negative integer", opt, s);
+    *out = v;
+    return 0;
+}
+
+static void print_json(json_t *j, int compact)
+{
+    char *s = json_dumps(j, compact ? JSON_COMPACT : JSON_INDENT(2));
+    if (s != NULL) {
+        puts(s);
+        free(s);
+    }
+}
+
+static json_t *b64_string(const uint8_t *b, size_t n)
+{
+    char buf[4 * 128 / 3 + 8];
+    if (tz_base64_encoded_len(n) > sizeof buf)
+        return NULL;
+    return json_string(tz_base64_encode(buf, sizeof buf, b, n));
+}
+
+static json_t *hex_string(const uint8_t *b, size_t n)
+{
+    char buf[2 * 64 + 1];
+    if (n > 64)
+        return NULL;
+    tz_hex_encode(buf, b, n);
+    return json_string(buf);
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+typedef struct opts {
+    const char *db, *name, *out, *origin, *log_key, *in, *trusted, *id, *type;
+    const char *keys[MAX_KEYS];
+    size_t nkeys;
+    const char *roots[MAX_KEYS];
+    size_t nroots;
+    int json, seal, has_seq, has_size, has_from, has_to;
+    uint64_t seq, size, from, to;
+} opts;
+
+enum { O_DB = 1000, O_NAME, O_OUT, O_ORIGIN, O_LOGKEY, O_ROOT, O_KEY, O_IN, O_SEQ, O_SIZE,
+       O_FROM, O_TO, O_TRUSTED, O_JSON, O_FORMAT, O_SEAL, O_ID, O_TYPE, O_HELP };
+
+static const struct option long_opts[] = {
+    {"db", required_argument, 0, O_DB},          {"name", required_argument, 0, O_NAME},
+    {"out", required_argument, 0, O_OUT},        {"origin", required_argument, 0, O_ORIGIN},
+    {"log-key", required_argument, 0, O_LOGKEY}, {"root", required_argument, 0, O_ROOT},
+    {"key", required_argument, 0, O_KEY},        {"in", required_argument, 0, O_IN},
+    {"seq", required_argument, 0, O_SEQ},        {"size", required_argument, 0, O_SIZE},
+    {"from", required_argument, 0, O_FROM},      {"to", required_argument, 0, O_TO},
+    {"trusted", required_argument, 0, O_TRUSTED}, {"json", no_argument, 0, O_JSON},
+    {"format", required_argument, 0, O_FORMAT},  {"seal", no_argument, 0, O_SEAL},
+    {"id", required_argument, 0, O_ID},          {"type", required_argument, 0, O_TYPE},
+    {"help", no_argument, 0, O_HELP},            {0, 0, 0, 0},
+};
+
+static int parse_opts(int argc, char **argv, opts *o)
+{
+    memset(o, 0, sizeof *o);
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+        switch (c) {
+        case O_DB: o->db = optarg; break;
+        case O_NAME: o->name = optarg; break;
+        case O_OUT: o->out = optarg; break;
+        case O_ORIGIN: o->origin = optarg; break;
+        case O_LOGKEY: o->log_key = optarg; break;
+        case O_IN: o->in = optarg; break;
+        case O_TRUSTED: o->trusted = optarg; break;
+        case O_ID: o->id = optarg; break;
+        case O_TYPE: o->type = optarg; break;
+        case O_JSON: o->json = 1; break;
+        case O_SEAL: o->seal = 1; break;
+        case O_FORMAT:
+            if (strcmp(optarg, "json") != 0)
+                return fail(2, "--format: only \"json\" is supported here");
+            o->json = 1;
+            break;
+        case O_ROOT:
+            if (o->nroots == MAX_KEYS)
+                return fail(2, "--root: at most %d", MAX_KEYS);
+            o->roots[o->nroots++] = optarg;
+            break;
+        case O_KEY:
+            if (o->nkeys == MAX_KEYS)
+                return fail(2, "--key: at most %d", MAX_KEYS);
+            o->keys[o->nkeys++] = optarg;
+            break;
+        case O_SEQ: o->has_seq = 1; if (parse_u64(optarg, "--seq", &o->seq)) return 2; break;
+        case O_SIZE: o->has_size = 1; if (parse_u64(optarg, "--size", &o->size)) return 2; break;
+        case O_FROM: o->has_from = 1; if (parse_u64(optarg, "--from", &o->from)) return 2; break;
+        case O_TO: o->has_to = 1; if (parse_u64(optarg, "--to", &o->to)) return 2; break;
+        case O_HELP: return -1;
+        default:
+            return fail(2, "unknown or incomplete option \"%s\" (see `taizhang help`)",
+                        argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return fail(2, "unexpected argument \"%s\"", argv[optind]);
+    return 0;
+}
+
+static int need(const char *v, const char *opt)
+{
+    return v == NULL ? fail(2, "%s is required", opt) : 0;
+}
+
+static int open_ledger(tz_ledger **l, const opts *o, int flags)
+{
+    if (need(o->db, "--db"))
+        return 2;
+    tz_err e;
+    if (tz_ledger_open(l, o->db, flags, passphrase(), &e) != TZ_OK)
+        return fail_err(&e);
+    return 0;
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+static int cmd_keygen(const opts *o)
+{
+    if (need(o->name, "--name") || need(o->out, "--out"))
+        return 2;
+    const char *pass = NULL;
+    if (o->seal && (pass = passphrase()) == NULL)
+        return fail(2, "--seal: set the passphrase in TAIZHANG_PASSPHRASE");
+    tz_secret_key k;
+    tz_err e;
+    char pub[PATH_MAX];
+    if (snprintf(pub, sizeof pub, "%s.pub", o->out) >= (int)sizeof pub)
+        return fail(2, "--out: path too long");
+    int rc = tz_key_generate(&k, o->name, &e);
+    if (rc == TZ_OK)
+        rc = tz_keyfile_write_secret(o->out, &k, pass, &e);
+    if (rc == TZ_OK)
+        rc = tz_keyfile_write_public(pub, &k.pub, &e);
+    char vkey[TZ_KEY_STRING_MAX];
+    if (rc == TZ_OK)
+        rc = tz_key_format_public(vkey, sizeof vkey, &k.pub, &e);
+    tz_key_wipe(&k);
+    if (rc != TZ_OK)
+        return fail_err(&e);
+    puts(vkey);
+    return 0;
+}
+
+static int cmd_init(const opts *o)
+{
+    if (need(o->db, "--db") || need(o->origin, "--origin") || need(o->log_key, "--log-key"))
+        return 2;
+    if (o->nroots == 0)
+        return fail(2, "--root FILE.pub is required (the root authority keys; repeat for several)");
+    tz_public_key roots[MAX_KEYS];
+    tz_err e;
+    for (size_t i = 0; i < o->nroots; i++)
+        if (tz_keyfile_read_public(&roots[i], o->roots[i], &e) != TZ_OK)
+            return fail_err(&e);
+    if (tz_ledger_create(o->db, o->origin, o->log_key, passphrase(), roots, o->nroots, &e) != TZ_OK)
+        return fail_err(&e);
+    tz_ledger *l;
+    int rc = open_ledger(&l, o, TZ_LEDGER_READONLY);
+    if (rc)
+        return rc;
+    uint8_t leaf[32];
+    if (tz_ledger_leaf_hash(l, 0, leaf, &e) != TZ_OK) {
+        tz_ledger_close(l);
+        return fail_err(&e);
+    }
+    json_t *j = json_pack("{s:I,s:o}", "seq", (json_int_t)0, "leaf_hash", hex_string(leaf, 32));
+    print_json(j, 1);
+    json_decref(j);
+    tz_ledger_close(l);
+    return 0;
+}
+
+typedef struct signer_set {
+    tz_secret_key keys[MAX_KEYS];
+    size_t n;
+} signer_set;
+
+static int load_signers(signer_set *s, const opts *o)
+{
+    if (o->nkeys == 0)
+        return fail(2, "--key FILE is required (repeat it to sign with several keys)");
+    s->n = 0;
+    for (size_t i = 0; i < o->nkeys; i++) {
+        tz_err e;
+        if (tz_keyfile_read_secret(&s->keys[i], o->keys[i], passphrase(), &e) != TZ_OK) {
+            for (size_t j = 0; j < i; j++)
+                tz_key_wipe(&s->keys[j]);
+            return fail_err(&e);
+        }
+        s->n++;
+    }
+    return 0;
+}
+
+static void wipe_signers(signer_set *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        tz_key_wipe(&s->keys[i]);
+}
+
+/* One line of append input, encoded and signed. */
+typedef struct pending {
+    msgpack_sbuffer sb;
+    tz_signature sigs[MAX_KEYS];
+    size_t line;
+} pending;
+
+static int flush_group(tz_ledger *l, pending *p, size_t n, tz_submission *subs,
+                       tz_append_result *res)
+{
+    if (n == 0)
+        return 0;
+    size_t processed = 0;
+    tz_err e;
+    int rc = tz_ledger_append(l, subs, n, res, &processed, TZ_APPEND_STOP_ON_REJECT, &e);
+    if (rc != TZ_OK)
+        return fail_err(&e);
+    for (size_t i = 0; i < processed; i++) {
+        if (res[i].status != TZ_OK)
+            return fail(tz_status_exit_code(res[i].status), "line %zu: %s", p[i].line,
+                        res[i].err.msg);
+        json_t *j = json_pack("{s:I,s:o}", "seq", (json_int_t)res[i].seq, "leaf_hash",
+                              hex_string(res[i].leaf_hash, 32));
+        if (res[i].existing)
+            json_object_set_new(j, "existing", json_true());
+        print_json(j, 1);
+        json_decref(j);
+    }
+    fflush(stdout);
+    return 0;
+}
+
+static int cmd_append(const opts *o)
+{
+    signer_set signers;
+    int rc = load_signers(&signers, o);
+    if (rc)
+        return rc;
+    FILE *in = stdin;
+    if (o->in != NULL && (in = fopen(o->in, "r")) == NULL) {
+        wipe_signers(&signers);
+        return fail(2, "--in %s: %s", o->in, strerror(errno));
+    }
+    tz_ledger *l = NULL;
+    if ((rc = open_ledger(&l, o, 0)) != 0) {
+        wipe_signers(&signers);
+        if (in != stdin)
+            fclose(in);
+        return rc;
+    }
+    pending *p = calloc(APPEND_GROUP, sizeof *p);
+    tz_submission *subs = calloc(APPEND_GROUP, sizeof *subs);
+    tz_append_result *res = calloc(APPEND_GROUP, sizeof *res);
+    char *line = malloc(MAX_LINE + 2);
+    if (p == NULL || subs == NULL || res == NULL || line == NULL) {
+        rc = fail(2, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < APPEND_GROUP; i++)
+        msgpack_sbuffer_init(&p[i].sb);
+    size_t n = 0, lineno = 0;
+    while (rc == 0 && fgets(line, MAX_LINE + 2, in) != NULL) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len > MAX_LINE) {
+            rc = flush_group(l, p, n, subs, res);
+            if (rc == 0)
+                rc = fail(3, "line %zu: longer than %u bytes", lineno, MAX_LINE);
+            break;
+        }
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        if (len == 0)
+            continue;
+        json_error_t je;
+        json_t *js = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+        tz_err e;
+        int bad = 0;
+        pending *cur = &p[n];
+        cur->sb.size = 0;
+        cur->line = lineno;
+        if (js == NULL) {
+            tz_err_set(&e, TZ_ERR_INPUT, "not valid JSON at column %d: %s", je.column, je.text);
+            bad = 1;
+        } else if (tz_statement_from_json(&cur->sb, js, &e) != TZ_OK) {
+            bad = 1;
+        }
+        json_decref(js);
+        for (size_t k = 0; !bad && k < signers.n; k++) {
+            memcpy(cur->sigs[k].key, signers.keys[k].pub.pk, 32);
+            if (tz_key_sign_statement(cur->sigs[k].sig, &signers.keys[k],
+                                      (const uint8_t *)cur->sb.data, cur->sb.size, &e) != TZ_OK)
+                bad = 1;
+        }
+        if (bad) {
+            /* Lines before this one are accepted; commit them, then stop. */
+            rc = flush_group(l, p, n, subs, res);
+            if (rc == 0)
+                rc = fail(tz_status_exit_code(e.code), "line %zu: %s", lineno, e.msg);
+            break;
+        }
+        subs[n] = (tz_submission){(const uint8_t *)cur->sb.data, cur->sb.size, cur->sigs, signers.n};
+        if (++n == APPEND_GROUP) {
+            rc = flush_group(l, p, n, subs, res);
+            n = 0;
+        }
+    }
+    if (rc == 0 && ferror(in))
+        rc = fail(2, "reading input: %s", strerror(errno));
+    if (rc == 0)
+        rc = flush_group(l, p, n, subs, res);
+out:
+    if (p != NULL)
+        for (size_t i = 0; i < APPEND_GROUP; i++)
+            msgpack_sbuffer_destroy(&p[i].sb);
+    free(p);
+    free(subs);
+    free(res);
+    free(line);
+    tz_ledger_close(l);
+    wipe_signers(&signers);
+    if (in != stdin)
+        fclose(in);
+    return rc;
+}
+
+static int cmd_cosign(const opts *o)
+{
+    if (!o->has_seq)
+        return fail(2, "--seq N is required (the entry to co-sign)");
+    signer_set signers;
+    int rc = load_signers(&signers, o);
+    if (rc)
+        return rc;
+    tz_ledger *l = NULL;
+    if ((rc = open_ledger(&l, o, 0)) != 0) {
+        wipe_signers(&signers);
+        return rc;
+    }
+    tz_err e;
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    tz_entry entry;
+    json_t *js = NULL;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    if (tz_ledger_get(l, o->seq, &raw, &len, &e) != TZ_OK ||
+        tz_entry_decode(&entry, raw, len, &e) != TZ_OK) {
+        rc = fail_err(&e);
+        goto out;
+    }
+    uint8_t h[32];
+    char hex[65], id[TZ_STATEMENT_ID_MAX + 1], at[TZ_TIME_RFC3339_MAX];
+    tz_hash_sha256(h, entry.statement, entry.statement_len);
+    tz_hex_encode(hex, h, 32);
+    char keyhex[17];
+    tz_hex_encode(keyhex, signers.keys[0].pub.pk, 8);
+    snprintf(id, sizeof id, "cosign/%llu/%s", (unsigned long long)o->seq, keyhex);
+    tz_time_format_micros(at, tz_time_now_micros());
+    memcpy(at + 19, "Z", 2);
+    js = json_pack("{s:s,s:s,s:s,s:{s:I,s:s}}", "type", "cosign", "id", id, "at", at, "body",
+                   "seq", (json_int_t)o->seq, "statement_hash", hex);
+    tz_signature sigs[MAX_KEYS];
+    if (js == NULL || tz_statement_from_json(&sb, js, &e) != TZ_OK) {
+        rc = js ? fail_err(&e) : fail(2, "out of memory");
+        goto out;
+    }
+    for (size_t k = 0; k < signers.n; k++) {
+        memcpy(sigs[k].key, signers.keys[k].pub.pk, 32);
+        if (tz_key_sign_statement(sigs[k].sig, &signers.keys[k], (const uint8_t *)sb.data, sb.size,
+                                  &e) != TZ_OK) {
+            rc = fail_err(&e);
+            goto out;
+        }
+    }
+    tz_submission sub = {(const uint8_t *)sb.data, sb.size, sigs, signers.n};
+    tz_append_result res;
+    size_t processed;
+    if (tz_ledger_append(l, &sub, 1, &res, &processed, 0, &e) != TZ_OK) {
+        rc = fail_err(&e);
+        goto out;
+    }
+    if (res.status != TZ_OK) {
+        rc = fail(tz_status_exit_code(res.status), "%s", res.err.msg);
+        goto out;
+    }
+    json_t *j = json_pack("{s:I,s:o}", "seq", (json_int_t)res.seq, "leaf_hash",
+                          hex_string(res.leaf_hash, 32));
+    print_json(j, 1);
+    json_decref(j);
+out:
+    json_decref(js);
+    msgpack_sbuffer_destroy(&sb);
+    tz_store_free(raw);
+    tz_ledger_close(l);
+    wipe_signers(&signers);
+    return rc;
+}
+
+/* The JSON form of one entry (see docs/FORMAT.md "JSON views"). */
+static json_t *entry_json(tz_ledger *l, uint64_t seq, const uint8_t *raw, size_t len, tz_err *e)
+{
+    tz_entry entry;
+    if (tz_entry_decode(&entry, raw, len, e) != TZ_OK)
+        return NULL;
+    msgpack_zone zone;
+    if (!msgpack_zone_init(&zone, 4096)) {
+        tz_err_set(e, TZ_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    tz_statement st;
+    json_t *stj = NULL;
+    if (tz_statement_decode(&st, &zone, entry.statement, entry.statement_len, e) == TZ_OK)
+        stj = tz_statement_to_json(&st, e);
+    msgpack_zone_destroy(&zone);
+    if (stj == NULL)
+        return NULL;
+    uint8_t leaf[32];
+    tz_merkle_leaf_hash(leaf, raw, len);
+    char rec[TZ_TIME_RFC3339_MAX];
+    tz_time_format_micros(rec, entry.recorded_at);
+    size_t cap = tz_base64_encoded_len(len);
+    char *b64 = malloc(cap);
+    if (b64 == NULL) {
+        json_decref(stj);
+        tz_err_set(e, TZ_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    tz_base64_encode(b64, cap, raw, len);
+    json_t *sigs = json_array();
+    for (size_t i = 0; i < entry.nsigs; i++)
+        json_array_append_new(sigs, json_pack("{s:o,s:o}", "key", hex_string(entry.sigs[i].key, 32),
+                                              "sig", b64_string(entry.sigs[i].sig, 64)));
+    json_t *j = json_pack("{s:I,s:o,s:s,s:I,s:o,s:o,s:o,s:s}", "seq", (json_int_t)seq, "leaf_hash",
+                          hex_string(leaf, 32), "recorded_at", rec, "recorded_at_us",
+                          (json_int_t)entry.recorded_at, "prev", hex_string(entry.prev, 32),
+                          "statement", stj, "signatures", sigs, "entry_b64", b64);
+    free(b64);
+    (void)l;
+    if (j == NULL)
+        tz_err_set(e, TZ_ERR_NOMEM, "out of memory");
+    return j;
+}
+
+static int cmd_get(const opts *o)
+{
+    if (!o->has_seq && o->id == NULL)
+        return fail(2, "--seq N or --id ID is required");
+    tz_ledger *l;
+    int rc = open_ledger(&l, o, TZ_LEDGER_READONLY);
+    if (rc)
+        return rc;
+    tz_err e;
+    uint64_t seq = o->seq;
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    json_t *j = NULL;
+    if ((o->id != NULL && tz_ledger_find_id(l, o->id, strlen(o->id), &seq, &e) != TZ_OK) ||
+        tz_ledger_get(l, seq, &raw, &len, &e) != TZ_OK ||
+        (j = entry_json(l, seq, raw, len, &e)) == NULL)
+        rc = fail_err(&e);
+    else
+        print_json(j, o->json);
+    json_decref(j);
+    tz_store_free(raw);
+    tz_ledger_close(l);
+    return rc;
+}
+
+static int cmd_log(const opts *o)
+{
+    tz_ledger *l;
+    int rc = open_ledger(&l, o, TZ_LEDGER_READONLY);
+    if (rc)
+        return rc;
+    uint64_t to = o->has_to ? o->to : tz_ledger_size(l);
+    if (to > tz_ledger_size(l))
+        to = tz_ledger_size(l);
+    for (uint64_t s = o->has_from ? o->from : 0; rc == 0 && s < to; s++) {
+        tz_err e;
+        uint8_t *raw = NULL;
+        size_t len = 0;
+        json_t *j = NULL;
+        if (tz_ledger_get(l, s, &raw, &len, &e) != TZ_OK ||
+            (j = entry_json(l, s, raw, len, &e)) == NULL) {
+            rc = fail_err(&e);
+        } else {
+            json_t *t = json_object_get(json_object_get(j, "statement"), "type");
+            if (o->type == NULL || strcmp(json_string_value(t), o->type) == 0)
+                print_json(j, 1);
+        }
+        json_decref(j);
+        tz_store_free(raw);
+    }
+    tz_ledger_close(l);
+    return rc;
+}
+
+static int cmd_checkpoint(const opts *o)
+{
+    tz_ledger *l;
+    int rc = open_ledger(&l, o, TZ_LEDGER_READONLY);
+    if (rc)
+        return rc;
+    char *note = NULL;
+    size_t len = 0;
+    tz_err e;
+    if (tz_ledger_checkpoint(l, &note, &len, &e) != TZ_OK)
+        rc = fail_err(&e);
+    else
+        fwrite(note, 1, len, stdout);
+    free(note);
+    tz_ledger_close(l);
+    return rc;
+}
+
+static json_t *proof_hashes(const tz_merkle_proof *p)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < p->count; i++)
+        json_array_append_new(a, b64_string(p->hashes[i], 32));
+    return a;
+}
+
+static int cmd_prove(const opts *o)
+{
+    int inclusion = o->has_seq;
+    if (inclusion == (o->has_from || o->has_to))
+        return fail(2, "give either --seq N [--size S] (inclusion) or --from S1 --to S2 "
+                    "(consistency)");
+    if (!inclusion && !(o->has_from && o->has_to))
+        return fail(2, "--from and --to are both required for a consistency proof");
+    tz_ledger *l;
+    int rc = open_ledger(&l, o, TZ_LEDGER_READONLY);
+    if (rc)
+        return rc;
+    tz_merkle_proof proof;
+    tz_err e;
+    json_t *j = NULL;
+    if (inclusion) {
+        uint64_t size = o->has_size ? o->size : tz_ledger_size(l);
+        if (tz_ledger_inclusion_proof(l, o->seq, size, &proof, &e) != TZ_OK)
+            rc = fail_err(&e);
+        else
+            j = json_pack("{s:I,s:I,s:o}", "leaf_index", (json_int_t)o->seq, "tree_size",
+                          (json_int_t)size, "hashes", proof_hashes(&proof));
+    } else {
+        if (tz_ledger_consistency_proof(l, o->from, o->to, &proof, &e) != TZ_OK)
+            rc = fail_err(&e);
+        else
+            j = json_pack("{s:I,s:I,s:o}", "size1", (json_int_t)o->from, "size2",
+                          (json_int_t)o->to, "hashes", proof_hashes(&proof));
+    }
+    if (j != NULL)
+        print_json(j, 1);
+    json_decref(j);
+    tz_ledger_close(l);
+    return rc;
+}
+
+static void progress(void *ctx, uint64_t done, uint64_t total)
+{
+    (void)ctx;
+    fprintf(stderr, "\rverified %llu / %llu entries", (unsigned long long)done,
+            (unsigned long long)total);
+    if (done >= total)
+        fputc('\n', stderr);
+}
+
+static int cmd_verify(const opts *o)
+{
+    if (need(o->db, "--db"))
+        return 2;
+    tz_verify_options vo = {0};
+    char *trusted = NULL;
+    tz_public_key pinned;
+    tz_err e;
+    if (o->trusted != NULL) {
+        FILE *f = fopen(o->trusted, "rb");
+        if (f == NULL)
+            return fail(2, "--trusted %s: %s", o->trusted, strerror(errno));
+        trusted = malloc(65537);
+        size_t n = trusted ? fread(trusted, 1, 65537, f) : 0;
+        fclose(f);
+        if (trusted == NULL || n == 0 || n > 65536) {
+            free(trusted);
+            return fail(2, "--trusted %s: empty, unreadable or larger than 64 KiB", o->trusted);
+        }
+        vo.trusted_note = trusted;
+        vo.trusted_len = n;
+    }
+    if (o->log_key != NULL) {
+        if (tz_keyfile_read_public(&pinned, o->log_key, &e) != TZ_OK) {
+            free(trusted);
+            return fail_err(&e);
+        }
+        vo.log_key = &pinned;
+    }
+    if (isatty(STDERR_FILENO))
+        vo.progress = progress;
+    tz_verify_report rep;
+    int rc = tz_verify_ledger(o->db, &vo, &rep, &e);
+    free(trusted);
+    if (rc != TZ_OK)
+        return fail_err(&e);
+    json_t *j;
+    if (rep.ok)
+        j = json_pack("{s:b,s:I,s:o}", "ok", 1, "size", (json_int_t)rep.size, "root",
+                      b64_string(rep.root, 32));
+    else {
+        j = json_pack("{s:b,s:s}", "ok", 0, "reason", rep.reason);
+        if (rep.has_bad_seq)
+            json_object_set_new(j, "first_bad_seq", json_integer((json_int_t)rep.first_bad_seq));
+    }
+    if (o->json)
+        print_json(j, 1);
+    else if (rep.ok)
+        printf("ok: %llu entries verified, root %s\n", (unsigned long long)rep.size,
+               json_string_value(json_object_get(j, "root")));
+    else if (rep.has_bad_seq)
+        printf("TAMPERED: first bad seq %llu: %s\n", (unsigned long long)rep.first_bad_seq,
+               rep.reason);
+    else
+        printf("TAMPERED: %s\n", rep.reason);
+    json_decref(j);
+    return rep.ok ? 0 : 1;
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(const opts *);
+    const char *usage;
+} commands[] = {
+    {"keygen", cmd_keygen, "keygen --name NAME --out FILE [--seal]   (FILE 0600, FILE.pub)"},
+    {"init", cmd_init, "init --db DIR --origin ORIGIN --log-key FILE --root FILE.pub [--root ...]"},
+    {"append", cmd_append, "append --db DIR --key FILE [--key FILE ...] [--in FILE]"},
+    {"cosign", cmd_cosign, "cosign --db DIR --key FILE --seq N"},
+    {"get", cmd_get, "get --db DIR (--seq N | --id ID) [--json]"},
+    {"log", cmd_log, "log --db DIR [--from N] [--to N] [--type TYPE]   (one JSON line per entry)"},
+    {"checkpoint", cmd_checkpoint, "checkpoint --db DIR"},
+    {"prove", cmd_prove, "prove --db DIR --seq N [--size S]  |  prove --db DIR --from S1 --to S2"},
+    {"verify", cmd_verify, "verify --db DIR [--trusted CHECKPOINT] [--log-key FILE.pub] [--json]"},
+};
+
+static int usage(FILE *f)
+{
+    fprintf(f, "usage: taizhang COMMAND [OPTIONS]\n\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  taizhang %s\n", commands[i].usage);
+    fprintf(f, "\nSecret key files may be sealed with a passphrase: set TAIZHANG_PASSPHRASE.\n"
+               "Exit codes: 0 ok, 1 tampering or invalid proof, 2 usage or I/O error, "
+               "3 input rejected.\n");
+    return f == stdout ? 0 : 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage(stderr);
+    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0)
+        return usage(stdout);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[1], commands[i].name) != 0)
+            continue;
+        opts o;
+        int rc = parse_opts(argc - 1, argv + 1, &o);
+        if (rc == -1) {
+            printf("usage: taizhang %s\n", commands[i].usage);
+            return 0;
+        }
+        if (rc != 0)
+            return rc;
+        return commands[i].fn(&o);
+    }
+    return fail(2, "unknown command \"%s\" (see `taizhang help`)", argv[1]);
+}

@@ -1,0 +1,330 @@
+/*
+ * store.c: RocksDB under the ledger.
+ *
+ * Workload: appends are small (a few hundred bytes per entry plus ~2 tree
+ * nodes and a few index records) and must be durable before they are
+ * acknowledged, so every commit is one WriteBatch written with sync=1; many
+ * statements share that fsync when the caller groups them. Reads are point
+ * lookups by big-endian key (entries, tree nodes) and in-order scans (the
+ * verifier). Options are created once per store. Scratch stores (the
+ * verifier's rebuild of derived state) skip the WAL and fsync: they are
+ * deleted when the run ends.
+ */
+#include "ledger/store.h"
+
+#include <rocksdb/c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const cf_names[TZ_CF_COUNT + 1] = {
+    "entries", "merkle", "index", "projections", "meta", "default",
+};
+
+struct tz_store {
+    rocksdb_t *db;
+    rocksdb_options_t *options;
+    rocksdb_block_based_table_options_t *table_options;
+    rocksdb_cache_t *cache;
+    rocksdb_readoptions_t *read_options;
+    rocksdb_writeoptions_t *write_options;
+    rocksdb_column_family_handle_t *cf[TZ_CF_COUNT + 1];
+    int flags;
+};
+
+struct tz_store_batch {
+    tz_store *store;
+    rocksdb_writebatch_wi_t *wbwi;
+    tz_store *entries_from; /* when set, TZ_CF_ENTRIES reads come from here */
+};
+
+struct tz_store_iter {
+    rocksdb_iterator_t *it;
+    rocksdb_readoptions_t *read_options;
+};
+
+/* Maps RocksDB's char **errptr convention to a status, freeing the string. */
+static int rocks_status(char *rocks_err, tz_err *err, const char *what)
+{
+    if (rocks_err == NULL)
+        return TZ_OK;
+    tz_err_set(err, TZ_ERR_IO, "%s: %s", what, rocks_err);
+    rocksdb_free(rocks_err);
+    return TZ_ERR_IO;
+}
+
+const char *tz_store_cf_name(tz_cf cf)
+{
+    return (unsigned)cf < TZ_CF_COUNT ? cf_names[cf] : "?";
+}
+
+void tz_store_key_u64(uint8_t out[8], uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (uint8_t)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+uint64_t tz_store_u64_from_key(const uint8_t in[8])
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | in[i];
+    return v;
+}
+
+int tz_store_open(tz_store **out, const char *path, int flags, tz_err *err)
+{
+    *out = NULL;
+    tz_store *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return tz_err_set(err, TZ_ERR_NOMEM, "store: out of memory");
+    s->flags = flags;
+    s->options = rocksdb_options_create();
+    s->table_options = rocksdb_block_based_options_create();
+    /* A bounded block cache keeps the verifier's memory flat on big logs. */
+    s->cache = rocksdb_cache_create_lru((flags & TZ_STORE_SCRATCH) ? 4u << 20 : 32u << 20);
+    rocksdb_block_based_options_set_block_cache(s->table_options, s->cache);
+    rocksdb_options_set_block_based_table_factory(s->options, s->table_options);
+    rocksdb_options_set_create_if_missing(s->options, (flags & TZ_STORE_CREATE) ? 1 : 0);
+    rocksdb_options_set_error_if_exists(s->options, (flags & TZ_STORE_CREATE) ? 1 : 0);
+    rocksdb_options_set_create_missing_column_families(s->options, (flags & TZ_STORE_CREATE) ? 1 : 0);
+    rocksdb_options_set_keep_log_file_num(s->options, 4);
+    rocksdb_options_set_info_log_level(s->options, 2 /* WARN */);
+    rocksdb_options_set_max_open_files(s->options, 256);
+    rocksdb_options_set_write_buffer_size(s->options,
+                                          (flags & TZ_STORE_SCRATCH) ? 4u << 20 : 16u << 20);
+    s->read_options = rocksdb_readoptions_create();
+    s->write_options = rocksdb_writeoptions_create();
+    if (flags & TZ_STORE_SCRATCH) {
+        rocksdb_writeoptions_disable_WAL(s->write_options, 1);
+        rocksdb_writeoptions_set_sync(s->write_options, 0);
+    } else {
+        rocksdb_writeoptions_set_sync(s->write_options, 1);
+    }
+
+    const rocksdb_options_t *cf_options[TZ_CF_COUNT + 1];
+    for (int i = 0; i <= TZ_CF_COUNT; i++)
+        cf_options[i] = s->options;
+    char *rocks_err = NULL;
+    if (flags & TZ_STORE_READONLY)
+        s->db = rocksdb_open_for_read_only_column_families(
+            s->options, path, TZ_CF_COUNT + 1, cf_names, cf_options, s->cf, 0, &rocks_err);
+    else
+        s->db = rocksdb_open_column_families(s->options, path, TZ_CF_COUNT + 1, cf_names,
+                                             cf_options, s->cf, &rocks_err);
+    if (rocks_err != NULL || s->db == NULL) {
+        char what[600];
+        snprintf(what, sizeof what, "store: cannot open %s", path);
+        int rc = rocks_err ? rocks_status(rocks_err, err, what)
+                           : tz_err_set(err, TZ_ERR_IO, "%s", what);
+        s->db = NULL;
+        tz_store_close(s);
+        return rc;
+    }
+    *out = s;
+    return TZ_OK;
+}
+
+void tz_store_close(tz_store *s)
+{
+    if (s == NULL)
+        return;
+    if (s->db != NULL) {
+        for (int i = 0; i <= TZ_CF_COUNT; i++)
+            if (s->cf[i] != NULL)
+                rocksdb_column_family_handle_destroy(s->cf[i]);
+        rocksdb_close(s->db);
+    }
+    rocksdb_readoptions_destroy(s->read_options);
+    rocksdb_writeoptions_destroy(s->write_options);
+    rocksdb_options_destroy(s->options);
+    rocksdb_block_based_options_destroy(s->table_options);
+    rocksdb_cache_destroy(s->cache);
+    free(s);
+}
+
+void tz_store_free(void *val)
+{
+    if (val != NULL)
+        rocksdb_free(val);
+}
+
+int tz_store_get(tz_store *s, tz_cf cf, const void *key, size_t key_len,
+                 uint8_t **val, size_t *val_len, tz_err *err)
+{
+    char *rocks_err = NULL;
+    size_t len = 0;
+    char *v = rocksdb_get_cf(s->db, s->read_options, s->cf[cf], key, key_len, &len, &rocks_err);
+    if (rocks_err != NULL)
+        return rocks_status(rocks_err, err, "store: read");
+    if (v == NULL)
+        return tz_err_set(err, TZ_ERR_NOTFOUND, "store: no such key in %s", cf_names[cf]);
+    *val = (uint8_t *)v;
+    *val_len = len;
+    return TZ_OK;
+}
+
+static int write_one(tz_store *s, tz_cf cf, const void *key, size_t key_len,
+                     const void *val, size_t val_len, int is_delete, tz_err *err)
+{
+    rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+    if (is_delete)
+        rocksdb_writebatch_delete_cf(b, s->cf[cf], key, key_len);
+    else
+        rocksdb_writebatch_put_cf(b, s->cf[cf], key, key_len, val, val_len);
+    char *rocks_err = NULL;
+    rocksdb_write(s->db, s->write_options, b, &rocks_err);
+    rocksdb_writebatch_destroy(b);
+    return rocks_status(rocks_err, err, "store: write");
+}
+
+int tz_store_put(tz_store *s, tz_cf cf, const void *key, size_t key_len,
+                 const void *val, size_t val_len, tz_err *err)
+{
+    return write_one(s, cf, key, key_len, val, val_len, 0, err);
+}
+
+int tz_store_delete(tz_store *s, tz_cf cf, const void *key, size_t key_len, tz_err *err)
+{
+    return write_one(s, cf, key, key_len, NULL, 0, 1, err);
+}
+
+tz_store_batch *tz_store_batch_new(tz_store *s)
+{
+    tz_store_batch *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return NULL;
+    b->store = s;
+    /* overwrite_key=1: a key written twice in one batch reads as its latest value. */
+    b->wbwi = rocksdb_writebatch_wi_create(0, 1);
+    if (b->wbwi == NULL) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void tz_store_batch_free(tz_store_batch *b)
+{
+    if (b == NULL)
+        return;
+    rocksdb_writebatch_wi_destroy(b->wbwi);
+    free(b);
+}
+
+void tz_store_batch_read_entries_from(tz_store_batch *b, tz_store *source)
+{
+    b->entries_from = source;
+}
+
+int tz_store_batch_get(tz_store_batch *b, tz_cf cf, const void *key, size_t key_len,
+                       uint8_t **val, size_t *val_len, tz_err *err)
+{
+    tz_store *s = b->store;
+    if (cf == TZ_CF_ENTRIES && b->entries_from != NULL)
+        return tz_store_get(b->entries_from, cf, key, key_len, val, val_len, err);
+    char *rocks_err = NULL;
+    size_t len = 0;
+    char *v = rocksdb_writebatch_wi_get_from_batch_and_db_cf(
+        b->wbwi, s->db, s->read_options, s->cf[cf], key, key_len, &len, &rocks_err);
+    if (rocks_err != NULL)
+        return rocks_status(rocks_err, err, "store: read through batch");
+    if (v == NULL)
+        return tz_err_set(err, TZ_ERR_NOTFOUND, "store: no such key in %s", cf_names[cf]);
+    *val = (uint8_t *)v;
+    *val_len = len;
+    return TZ_OK;
+}
+
+void tz_store_batch_put(tz_store_batch *b, tz_cf cf, const void *key, size_t key_len,
+                        const void *val, size_t val_len)
+{
+    rocksdb_writebatch_wi_put_cf(b->wbwi, b->store->cf[cf], key, key_len, val, val_len);
+}
+
+void tz_store_batch_delete(tz_store_batch *b, tz_cf cf, const void *key, size_t key_len)
+{
+    rocksdb_writebatch_wi_delete_cf(b->wbwi, b->store->cf[cf], key, key_len);
+}
+
+void tz_store_batch_mark(tz_store_batch *b)
+{
+    rocksdb_writebatch_wi_set_save_point(b->wbwi);
+}
+
+int tz_store_batch_rollback(tz_store_batch *b, tz_err *err)
+{
+    char *rocks_err = NULL;
+    rocksdb_writebatch_wi_rollback_to_save_point(b->wbwi, &rocks_err);
+    return rocks_status(rocks_err, err, "store: batch rollback");
+}
+
+int tz_store_batch_count(tz_store_batch *b)
+{
+    return rocksdb_writebatch_wi_count(b->wbwi);
+}
+
+int tz_store_commit(tz_store *s, tz_store_batch *b, tz_err *err)
+{
+    char *rocks_err = NULL;
+    rocksdb_write_writebatch_wi(s->db, s->write_options, b->wbwi, &rocks_err);
+    int rc = rocks_status(rocks_err, err, "store: commit");
+    if (rc == TZ_OK)
+        rocksdb_writebatch_wi_clear(b->wbwi);
+    return rc;
+}
+
+tz_store_iter *tz_store_iter_new(tz_store *s, tz_cf cf, const void *start, size_t start_len)
+{
+    tz_store_iter *it = calloc(1, sizeof *it);
+    if (it == NULL)
+        return NULL;
+    it->read_options = rocksdb_readoptions_create();
+    /* Sequential scans (the verifier) benefit from read-ahead. */
+    rocksdb_readoptions_set_readahead_size(it->read_options, 2u << 20);
+    rocksdb_readoptions_set_fill_cache(it->read_options, 0);
+    it->it = rocksdb_create_iterator_cf(s->db, it->read_options, s->cf[cf]);
+    if (start != NULL)
+        rocksdb_iter_seek(it->it, start, start_len);
+    else
+        rocksdb_iter_seek_to_first(it->it);
+    return it;
+}
+
+int tz_store_iter_valid(tz_store_iter *it)
+{
+    return rocksdb_iter_valid(it->it);
+}
+
+void tz_store_iter_next(tz_store_iter *it)
+{
+    rocksdb_iter_next(it->it);
+}
+
+const uint8_t *tz_store_iter_key(tz_store_iter *it, size_t *len)
+{
+    return (const uint8_t *)rocksdb_iter_key(it->it, len);
+}
+
+const uint8_t *tz_store_iter_value(tz_store_iter *it, size_t *len)
+{
+    return (const uint8_t *)rocksdb_iter_value(it->it, len);
+}
+
+int tz_store_iter_status(tz_store_iter *it, tz_err *err)
+{
+    char *rocks_err = NULL;
+    rocksdb_iter_get_error(it->it, &rocks_err);
+    return rocks_status(rocks_err, err, "store: scan stopped");
+}
+
+void tz_store_iter_free(tz_store_iter *it)
+{
+    if (it == NULL)
+        return;
+    rocksdb_iter_destroy(it->it);
+    rocksdb_readoptions_destroy(it->read_options);
+    free(it);
+}
