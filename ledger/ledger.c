@@ -645,6 +645,8 @@ int tz_ledger_find_id(tz_ledger *l, const char *id, size_t len, uint64_t *seq, t
         return tz_err_set(err, TZ_ERR_NOMEM, "out of memory");
     int rc = tz_apply_id_get(b, id, len, seq, err);
     tz_store_batch_free(b);
+    if (rc == TZ_ERR_NOTFOUND)
+        return tz_err_set(err, rc, "--id %.*s: no statement with that id", (int)len, id);
     return rc;
 }
 

@@ -74,7 +74,7 @@ static int compare_node(void *ctx, unsigned level, uint64_t index, const uint8_t
         return tz_err_set(err, TZ_ERR_TAMPER, "%s", v->node_reason);
     }
     if (rc != TZ_OK) {
-        snprintf(v->node_reason, sizeof v->node_reason, "tree node (level %u, index %llu): %s",
+        snprintf(v->node_reason, sizeof v->node_reason, "tree node (level %u, index %llu): %.180s",
                  level, (unsigned long long)index, e.msg);
         return tz_err_set(err, TZ_ERR_TAMPER, "%s", v->node_reason);
     }

@@ -32,7 +32,13 @@ int tz_err_prefix(tz_err *err, const char *fmt, ...)
     vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s%s", head, old);
+    size_t h = strnlen(head, sizeof head - 1);
+    size_t o = strnlen(old, sizeof old - 1);
+    if (o > sizeof err->msg - 1 - h)
+        o = sizeof err->msg - 1 - h; /* cut the tail rather than overflow */
+    memcpy(err->msg, head, h);
+    memcpy(err->msg + h, old, o);
+    err->msg[h + o] = '\0';
     return err->code;
 }
 

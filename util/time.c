@@ -112,7 +112,7 @@ void tz_time_format_micros(char out[TZ_TIME_RFC3339_MAX], uint64_t micros)
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
-    snprintf(out, TZ_TIME_RFC3339_MAX, "%04lld-%02u-%02uT%02u:%02u:%02u.%06uZ", (long long)y, m,
+    snprintf(out, TZ_TIME_RFC3339_MAX, "%04d-%02u-%02uT%02u:%02u:%02u.%06uZ", (int)y, m,
              d, (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60), (unsigned)(rem % 60), frac);
 }
 

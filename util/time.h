@@ -14,7 +14,7 @@
 
 #include "util/status.h"
 
-#define TZ_TIME_RFC3339_MAX 32 /* room for any rendering below, with NUL */
+#define TZ_TIME_RFC3339_MAX 40 /* room for any rendering below, with NUL */
 
 /* Parses s[0..len) in the restricted RFC 3339 form above. On TZ_OK,
  * *unix_seconds is the instant (UTC) and *offset_minutes the written offset
