@@ -131,3 +131,126 @@ int tz_test_main(Suite *(*make_suite)(void))
     srunner_free(runner);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+/* ---- ledger fixture ---------------------------------------------------- */
+
+#include <jansson.h>
+
+#include "crypto/keyfile.h"
+#include "ledger/statement.h"
+
+static void make_key(tz_secret_key *k, char *path, size_t cap, const char *dir, const char *name)
+{
+    tz_err e;
+    snprintf(path, cap, "%s/%s.key", dir, name);
+    ck_assert_msg(tz_key_generate(k, name, &e) == TZ_OK, "%s", e.msg);
+    ck_assert_msg(tz_keyfile_write_secret(path, k, NULL, &e) == TZ_OK, "%s", e.msg);
+}
+
+void tz_fixture_vkey(char out[TZ_KEY_STRING_MAX], const tz_secret_key *key)
+{
+    tz_err e;
+    ck_assert_msg(tz_key_format_public(out, TZ_KEY_STRING_MAX, &key->pub, &e) == TZ_OK, "%s",
+                  e.msg);
+}
+
+int tz_fixture_append(tz_ledger *l, const char *json, const tz_secret_key *const *keys,
+                      size_t nkeys, tz_append_result *res)
+{
+    json_error_t je;
+    json_t *js = json_loads(json, JSON_REJECT_DUPLICATES, &je);
+    ck_assert_msg(js != NULL, "fixture JSON: %s", je.text);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    tz_err e;
+    int rc = tz_statement_from_json(&sb, js, &e);
+    json_decref(js);
+    if (rc != TZ_OK) {
+        msgpack_sbuffer_destroy(&sb);
+        res->status = rc;
+        res->err = e;
+        return TZ_OK;
+    }
+    tz_signature sigs[TZ_ENTRY_MAX_SIGS];
+    for (size_t i = 0; i < nkeys; i++) {
+        memcpy(sigs[i].key, keys[i]->pub.pk, 32);
+        ck_assert(tz_key_sign_statement(sigs[i].sig, keys[i], (const uint8_t *)sb.data, sb.size,
+                                        &e) == TZ_OK);
+    }
+    tz_submission sub = {(const uint8_t *)sb.data, sb.size, sigs, nkeys};
+    size_t processed;
+    rc = tz_ledger_append(l, &sub, 1, res, &processed, 0, &e);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+void tz_fixture_memos(tz_ledger *l, const tz_secret_key *key, int from, int count)
+{
+    msgpack_sbuffer *sb = calloc((size_t)count, sizeof *sb);
+    tz_signature *sigs = calloc((size_t)count, sizeof *sigs);
+    tz_submission *subs = calloc((size_t)count, sizeof *subs);
+    tz_append_result *res = calloc((size_t)count, sizeof *res);
+    ck_assert(sb && sigs && subs && res);
+    tz_err e;
+    for (int i = 0; i < count; i++) {
+        char json[256];
+        snprintf(json, sizeof json, "{\"type\":\"memo\",\"id\":\"memo/%d\",\"at\":"
+                 "\"2026-11-01T09:00:00+08:00\",\"body\":{\"text\":\"民情日志 %d\"}}", from + i,
+                 from + i);
+        json_t *js = json_loads(json, 0, NULL);
+        msgpack_sbuffer_init(&sb[i]);
+        ck_assert(tz_statement_from_json(&sb[i], js, &e) == TZ_OK);
+        json_decref(js);
+        memcpy(sigs[i].key, key->pub.pk, 32);
+        ck_assert(tz_key_sign_statement(sigs[i].sig, key, (const uint8_t *)sb[i].data, sb[i].size,
+                                        &e) == TZ_OK);
+        subs[i] = (tz_submission){(const uint8_t *)sb[i].data, sb[i].size, &sigs[i], 1};
+    }
+    size_t processed;
+    ck_assert_msg(tz_ledger_append(l, subs, (size_t)count, res, &processed, 0, &e) == TZ_OK, "%s",
+                  e.msg);
+    for (int i = 0; i < count; i++) {
+        ck_assert_msg(res[i].status == TZ_OK, "memo %d: %s", from + i, res[i].err.msg);
+        msgpack_sbuffer_destroy(&sb[i]);
+    }
+    free(sb);
+    free(sigs);
+    free(subs);
+    free(res);
+}
+
+void tz_fixture_init(tz_fixture *f)
+{
+    memset(f, 0, sizeof *f);
+    tz_test_tmpdir(f->dir, sizeof f->dir);
+    make_key(&f->root, f->root_path, sizeof f->root_path, f->dir, "root");
+    make_key(&f->log, f->log_path, sizeof f->log_path, f->dir, "log");
+    make_key(&f->cadre, f->cadre_path, sizeof f->cadre_path, f->dir, "cadre");
+    make_key(&f->stranger, f->stranger_path, sizeof f->stranger_path, f->dir, "stranger");
+    snprintf(f->db, sizeof f->db, "%s/ledger", f->dir);
+    tz_err e;
+    ck_assert_msg(tz_ledger_create(f->db, "test.example/county", f->log_path, NULL, &f->root.pub, 1,
+                                   &e) == TZ_OK, "%s", e.msg);
+    tz_ledger *l;
+    ck_assert_msg(tz_ledger_open(&l, f->db, 0, NULL, &e) == TZ_OK, "%s", e.msg);
+    char vkey[TZ_KEY_STRING_MAX], json[512];
+    tz_fixture_vkey(vkey, &f->cadre);
+    snprintf(json, sizeof json, "{\"type\":\"key.grant\",\"id\":\"grant/cadre\",\"at\":"
+             "\"2026-11-01T08:00:00+08:00\",\"body\":{\"key\":\"%s\",\"holder\":\"ZS\","
+             "\"roles\":[\"cadre\"],\"scope\":\"village:dongba\"}}", vkey);
+    const tz_secret_key *keys[1] = {&f->root};
+    tz_append_result res;
+    ck_assert(tz_fixture_append(l, json, keys, 1, &res) == TZ_OK);
+    ck_assert_msg(res.status == TZ_OK, "%s", res.err.msg);
+    ck_assert_uint_eq(res.seq, 1);
+    tz_ledger_close(l);
+}
+
+void tz_fixture_cleanup(tz_fixture *f)
+{
+    tz_key_wipe(&f->root);
+    tz_key_wipe(&f->log);
+    tz_key_wipe(&f->cadre);
+    tz_key_wipe(&f->stranger);
+    tz_test_rmtree(f->dir);
+}

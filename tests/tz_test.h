@@ -36,3 +36,35 @@ int tz_test_run(char **out, const char *fmt, ...) __attribute__((format(printf, 
 int tz_test_main(Suite *(*make_suite)(void));
 
 #endif
+
+/* ---- ledger fixture ------------------------------------------------------
+ * A temporary directory holding key files (root, log, cadre, stranger) and
+ * a ledger created with the root key, whose entry 1 grants the cadre key
+ * role "cadre". Used by the ledger, verify and CLI suites. */
+#include "crypto/key.h"
+#include "ledger/ledger.h"
+
+typedef struct tz_fixture {
+    char dir[256];
+    char db[320];
+    char root_path[320], log_path[320], cadre_path[320], stranger_path[320];
+    tz_secret_key root, log, cadre, stranger;
+} tz_fixture;
+
+/* Creates the keys and the ledger (genesis + cadre grant). */
+void tz_fixture_init(tz_fixture *f);
+
+/* Wipes keys and removes the directory. */
+void tz_fixture_cleanup(tz_fixture *f);
+
+/* Encodes the JSON statement, signs it with keys[0..nkeys), and appends it
+ * alone. Returns the append call's status; *res gets the result. */
+int tz_fixture_append(tz_ledger *l, const char *json, const tz_secret_key *const *keys,
+                      size_t nkeys, tz_append_result *res);
+
+/* Appends memos "memo/<i>" for i in [from, from+count) signed by key, one
+ * group commit; fails the test unless all are accepted. */
+void tz_fixture_memos(tz_ledger *l, const tz_secret_key *key, int from, int count);
+
+/* The verifier key string of a key (static buffer per call site is fine). */
+void tz_fixture_vkey(char out[TZ_KEY_STRING_MAX], const tz_secret_key *key);
