@@ -241,7 +241,8 @@ int tz_merkle_inclusion_proof(tz_merkle_proof *out, uint64_t index, uint64_t siz
                               tz_merkle_read_fn read, void *ctx, tz_err *err)
 {
     if (out == NULL || read == NULL)
-        return tz_err_set(err, TZ_ERR_USAGE, "merkle inclusion proof: out and read must not be NULL");
+        return tz_err_set(err, TZ_ERR_USAGE,
+                          "merkle inclusion proof: out and read must not be NULL");
     if (index >= size)
         return tz_err_set(err, TZ_ERR_USAGE,
                           "merkle inclusion proof: index %" PRIu64 " must be below size %" PRIu64,
@@ -271,7 +272,8 @@ int tz_merkle_consistency_proof(tz_merkle_proof *out, uint64_t size1, uint64_t s
                                 tz_merkle_read_fn read, void *ctx, tz_err *err)
 {
     if (out == NULL || read == NULL)
-        return tz_err_set(err, TZ_ERR_USAGE, "merkle consistency proof: out and read must not be NULL");
+        return tz_err_set(err, TZ_ERR_USAGE,
+                          "merkle consistency proof: out and read must not be NULL");
     if (size1 == 0 || size1 > size2)
         return tz_err_set(err, TZ_ERR_USAGE,
                           "merkle consistency proof: sizes %" PRIu64 " and %" PRIu64
@@ -372,8 +374,9 @@ int tz_merkle_verify_consistency(uint64_t size1, uint64_t size2, const tz_merkle
         return tz_err_set(err, TZ_ERR_PROOF, "consistency proof: %zu hashes, at most %d allowed",
                           proof->count, TZ_MERKLE_MAX_PROOF);
     if (size1 == 0)
-        return tz_err_set(err, TZ_ERR_PROOF,
-                          "consistency proof: size1 is 0 (RFC 9162 proves only 0 < size1 <= size2)");
+        return tz_err_set(
+            err, TZ_ERR_PROOF,
+            "consistency proof: size1 is 0 (RFC 9162 proves only 0 < size1 <= size2)");
     if (size1 > size2)
         return tz_err_set(err, TZ_ERR_PROOF,
                           "consistency proof: size1 %" PRIu64 " is larger than size2 %" PRIu64,
