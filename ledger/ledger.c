@@ -72,6 +72,16 @@ int tz_ledger_read_node(void *ctx, unsigned level, uint64_t index, uint8_t out[3
     return TZ_OK;
 }
 
+/* A node the tree needs but the store lacks is damage, not a usage error. */
+static int missing_is_tamper(int rc, tz_err *err)
+{
+    if (rc == TZ_ERR_NOTFOUND && err != NULL) {
+        err->code = TZ_ERR_TAMPER;
+        tz_err_prefix(err, "tree damaged (run `taizhang verify`): ");
+    }
+    return rc == TZ_ERR_NOTFOUND ? TZ_ERR_TAMPER : rc;
+}
+
 static int emit_node(void *ctx, unsigned level, uint64_t index, const uint8_t hash[32], tz_err *err)
 {
     uint8_t key[9];
@@ -663,7 +673,7 @@ int tz_ledger_root_at(tz_ledger *l, uint64_t size, uint8_t root[32], tz_err *err
     if (size > l->size)
         return tz_err_set(err, TZ_ERR_USAGE, "size %llu is beyond the log (size %llu)",
                           (unsigned long long)size, (unsigned long long)l->size);
-    return tz_merkle_root(root, size, tz_ledger_read_node, l->store, err);
+    return missing_is_tamper(tz_merkle_root(root, size, tz_ledger_read_node, l->store, err), err);
 }
 
 int tz_ledger_inclusion_proof(tz_ledger *l, uint64_t seq, uint64_t size, tz_merkle_proof *proof,
@@ -675,7 +685,8 @@ int tz_ledger_inclusion_proof(tz_ledger *l, uint64_t seq, uint64_t size, tz_merk
     if (seq >= size)
         return tz_err_set(err, TZ_ERR_USAGE, "--seq %llu is not below --size %llu",
                           (unsigned long long)seq, (unsigned long long)size);
-    return tz_merkle_inclusion_proof(proof, seq, size, tz_ledger_read_node, l->store, err);
+    return missing_is_tamper(
+        tz_merkle_inclusion_proof(proof, seq, size, tz_ledger_read_node, l->store, err), err);
 }
 
 int tz_ledger_consistency_proof(tz_ledger *l, uint64_t size1, uint64_t size2,
@@ -687,7 +698,8 @@ int tz_ledger_consistency_proof(tz_ledger *l, uint64_t size1, uint64_t size2,
     if (size1 == 0 || size1 > size2)
         return tz_err_set(err, TZ_ERR_USAGE, "--from must be 1..--to (got %llu and %llu)",
                           (unsigned long long)size1, (unsigned long long)size2);
-    return tz_merkle_consistency_proof(proof, size1, size2, tz_ledger_read_node, l->store, err);
+    return missing_is_tamper(
+        tz_merkle_consistency_proof(proof, size1, size2, tz_ledger_read_node, l->store, err), err);
 }
 
 int tz_ledger_checkpoint(tz_ledger *l, char **note, size_t *len, tz_err *err)

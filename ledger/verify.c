@@ -337,8 +337,9 @@ static int check_extra_nodes(verifier *v, uint64_t n, tz_err *err)
         }
         uint64_t index = tz_store_u64_from_key(k + 1);
         unsigned level = k[0];
+        /* Named at the seq that would complete it, as in the replay. */
         if (index >= (n >> level))
-            bad(v, 1, index << level, "tree node (level %u, index %llu) lies beyond the log of %llu "
+            bad(v, 1, ((index + 1) << level) - 1, "tree node (level %u, index %llu) lies beyond the log of %llu "
                 "entries (an entry was removed or the node added)", level,
                 (unsigned long long)index, (unsigned long long)n);
     }
