@@ -203,6 +203,10 @@ static int cmd_keygen(const opts *o)
     char pub[PATH_MAX];
     if (snprintf(pub, sizeof pub, "%s.pub", o->out) >= (int)sizeof pub)
         return fail(2, "--out: path too long");
+    /* Refuse before writing anything, so a failure never leaves half a pair. */
+    if (access(o->out, F_OK) == 0 || access(pub, F_OK) == 0)
+        return fail(2, "--out %s: %s or %s.pub already exists; keys are never overwritten", o->out,
+                    o->out, o->out);
     int rc = tz_key_generate(&k, o->name, &e);
     if (rc == TZ_OK)
         rc = tz_keyfile_write_secret(o->out, &k, pass, &e);

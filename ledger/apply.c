@@ -73,8 +73,8 @@ static int body_key(const tz_statement *st, const char *name, tz_public_key *out
         return rc;
     rc = tz_key_parse_public(out, s, len, err);
     if (rc != TZ_OK)
-        return tz_err_prefix(err, "body.%s: ", name);
-    return TZ_OK;
+        tz_err_prefix(err, "body.%s: ", name);
+    return rc;
 }
 
 static void copy_str(char *dst, size_t cap, const char *src, size_t len)
@@ -302,8 +302,10 @@ static int apply_genesis(tz_apply_ctx *ctx, tz_err *err)
         const msgpack_object *r = &roots->via.array.ptr[i];
         if (r->type != MSGPACK_OBJECT_STR)
             return tz_err_set(err, TZ_ERR_INPUT, "body.roots[%u]: must be a string", i);
-        if ((rc = tz_key_parse_public(&keys[i], r->via.str.ptr, r->via.str.size, err)) != TZ_OK)
-            return tz_err_prefix(err, "body.roots[%u]: ", i);
+        if ((rc = tz_key_parse_public(&keys[i], r->via.str.ptr, r->via.str.size, err)) != TZ_OK) {
+            tz_err_prefix(err, "body.roots[%u]: ", i);
+            return rc;
+        }
         if (tz_hash_equal(keys[i].pk, log_key.pk, 32))
             return tz_err_set(err, TZ_ERR_RULE, "body.roots[%u]: the log key may not also be a "
                               "root authority (it signs checkpoints only)", i);

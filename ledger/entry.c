@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "crypto/hash.h"
 #include "crypto/key.h"
 #include "ledger/codec.h"
 #include "util/encoding.h"
@@ -28,7 +29,7 @@ int tz_entry_encode(msgpack_sbuffer *out, const tz_entry *e, tz_err *err)
                           TZ_STATEMENT_MAX);
     for (size_t i = 0; i < e->nsigs; i++)
         for (size_t j = 0; j < i; j++)
-            if (memcmp(e->sigs[i].key, e->sigs[j].key, 32) == 0)
+            if (tz_hash_equal(e->sigs[i].key, e->sigs[j].key, 32))
                 return tz_err_set(err, TZ_ERR_INPUT, "sigs[%zu]: the same key signed twice", i);
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
@@ -145,7 +146,7 @@ int tz_entry_decode(tz_entry *e, const uint8_t *data, size_t len, tz_err *err)
         memcpy(e->sigs[i].key, k, 32);
         memcpy(e->sigs[i].sig, sg, 64);
         for (size_t j = 0; j < i; j++)
-            if (memcmp(e->sigs[j].key, k, 32) == 0) {
+            if (tz_hash_equal(e->sigs[j].key, k, 32)) {
                 rc = tz_err_set(err, TZ_ERR_INPUT, "entry.sigs[%zu]: the same key signed twice", i);
                 goto out;
             }

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,9 +136,10 @@ int tz_ledger_read_head(tz_store *store, tz_ledger_head *h, tz_err *err)
             h->size = sz->via.u64;
         }
     } else {
-        rc = tz_err_prefix(err, "head: ");
+        tz_err_prefix(err, "head: ");
+        rc = TZ_ERR_TAMPER;
         if (err)
-            err->code = rc = TZ_ERR_TAMPER;
+            err->code = rc;
     }
     msgpack_zone_destroy(&zone);
     tz_store_free(val);
@@ -199,6 +201,8 @@ static int read_genesis(tz_ledger *l, tz_err *err)
 int tz_ledger_open(tz_ledger **out, const char *dir, int flags, const char *passphrase, tz_err *err)
 {
     *out = NULL;
+    if (sodium_init() < 0)
+        return tz_err_set(err, TZ_ERR_INTERNAL, "libsodium could not be initialised");
     char path[PATH_MAX];
     int rc = path_join(path, sizeof path, dir, "db", err);
     if (rc != TZ_OK)
@@ -331,8 +335,10 @@ int tz_ledger_create(const char *dir, const char *origin, const char *log_key_pa
                      const char *passphrase, const tz_public_key *roots, size_t nroots, tz_err *err)
 {
     int rc = tz_checkpoint_check_origin(origin, err);
-    if (rc != TZ_OK)
-        return tz_err_prefix(err, "--origin: ");
+    if (rc != TZ_OK) {
+        tz_err_prefix(err, "--origin: ");
+        return rc;
+    }
     if (nroots == 0 || nroots > TZ_ENTRY_MAX_SIGS)
         return tz_err_set(err, TZ_ERR_USAGE, "--root: give 1..%d root authority keys",
                           TZ_ENTRY_MAX_SIGS);

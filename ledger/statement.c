@@ -99,8 +99,10 @@ int tz_statement_decode(tz_statement *st, msgpack_zone *zone, const uint8_t *dat
         return tz_err_set(err, TZ_ERR_INPUT, "statement: %zu bytes (limit %u)", len,
                           TZ_STATEMENT_MAX);
     int rc = tz_codec_decode(&st->root, zone, data, len, err);
-    if (rc != TZ_OK)
-        return tz_err_prefix(err, "statement: ");
+    if (rc != TZ_OK) {
+        tz_err_prefix(err, "statement: ");
+        return rc;
+    }
     if (st->root.type != MSGPACK_OBJECT_MAP)
         return tz_err_set(err, TZ_ERR_INPUT, "statement: must be a map");
     if (st->root.via.map.size != 4) {

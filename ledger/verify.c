@@ -8,6 +8,7 @@
 #include "ledger/verify.h"
 
 #include <ftw.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
@@ -361,6 +362,8 @@ static int peek_checkpoint(const char *note, size_t len, tz_checkpoint *cp, tz_e
 int tz_verify_ledger(const char *dir, const tz_verify_options *options, tz_verify_report *rep,
                      tz_err *err)
 {
+    if (sodium_init() < 0)
+        return tz_err_set(err, TZ_ERR_INTERNAL, "libsodium could not be initialised");
     tz_verify_options none = {0};
     const tz_verify_options *opt = options ? options : &none;
     memset(rep, 0, sizeof *rep);

@@ -21,10 +21,10 @@ int tz_err_set(tz_err *err, int code, const char *fmt, ...)
     return code;
 }
 
-int tz_err_prefix(tz_err *err, const char *fmt, ...)
+void tz_err_prefix(tz_err *err, const char *fmt, ...)
 {
     if (err == NULL)
-        return TZ_ERR_INTERNAL;
+        return;
     char head[TZ_ERR_MSG_MAX];
     char old[TZ_ERR_MSG_MAX];
     va_list ap;
@@ -39,7 +39,6 @@ int tz_err_prefix(tz_err *err, const char *fmt, ...)
     memcpy(err->msg, head, h);
     memcpy(err->msg + h, old, o);
     err->msg[h + o] = '\0';
-    return err->code;
 }
 
 void tz_err_clear(tz_err *err)

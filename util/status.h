@@ -47,9 +47,10 @@ typedef struct tz_err {
 int tz_err_set(tz_err *err, int code, const char *fmt, ...) TZ_PRINTF(3, 4);
 
 /* Puts the formatted context in front of err's message ("line 4: ").
- * Keeps err->code. Does nothing when err is NULL. Returns err->code (or
- * TZ_ERR_INTERNAL when err is NULL). */
-int tz_err_prefix(tz_err *err, const char *fmt, ...) TZ_PRINTF(2, 3);
+ * Keeps err->code. Does nothing when err is NULL. Returns nothing on
+ * purpose: the caller returns the status it already holds, which stays
+ * right even when err is NULL. */
+void tz_err_prefix(tz_err *err, const char *fmt, ...) TZ_PRINTF(2, 3);
 
 /* Clears err to TZ_OK with an empty message. Accepts NULL. */
 void tz_err_clear(tz_err *err);
