@@ -253,6 +253,7 @@ static int cmd_init(const opts *o)
 
 typedef struct signer_set {
     tz_secret_key keys[MAX_KEYS];
+    const tz_secret_key *ptrs[MAX_KEYS]; /* ptrs[i] = &keys[i], for tz_statement_sign */
     size_t n;
 } signer_set;
 
@@ -268,6 +269,7 @@ static int load_signers(signer_set *s, const opts *o)
                 tz_key_wipe(&s->keys[j]);
             return fail_err(&e);
         }
+        s->ptrs[i] = &s->keys[i];
         s->n++;
     }
     return 0;
@@ -367,12 +369,9 @@ static int cmd_append(const opts *o)
             bad = 1;
         }
         json_decref(js);
-        for (size_t k = 0; !bad && k < signers.n; k++) {
-            memcpy(cur->sigs[k].key, signers.keys[k].pub.pk, 32);
-            if (tz_key_sign_statement(cur->sigs[k].sig, &signers.keys[k],
-                                      (const uint8_t *)cur->sb.data, cur->sb.size, &e) != TZ_OK)
-                bad = 1;
-        }
+        if (!bad && tz_statement_sign(cur->sigs, (const uint8_t *)cur->sb.data, cur->sb.size,
+                                      signers.ptrs, signers.n, &e) != TZ_OK)
+            bad = 1;
         if (bad) {
             /* Lines before this one are accepted; commit them, then stop. */
             rc = flush_group(l, p, n, subs, res);
@@ -446,13 +445,10 @@ static int cmd_cosign(const opts *o)
         rc = js ? fail_err(&e) : fail(2, "out of memory");
         goto out;
     }
-    for (size_t k = 0; k < signers.n; k++) {
-        memcpy(sigs[k].key, signers.keys[k].pub.pk, 32);
-        if (tz_key_sign_statement(sigs[k].sig, &signers.keys[k], (const uint8_t *)sb.data, sb.size,
-                                  &e) != TZ_OK) {
-            rc = fail_err(&e);
-            goto out;
-        }
+    if (tz_statement_sign(sigs, (const uint8_t *)sb.data, sb.size, signers.ptrs, signers.n, &e) !=
+        TZ_OK) {
+        rc = fail_err(&e);
+        goto out;
     }
     tz_submission sub = {(const uint8_t *)sb.data, sb.size, sigs, signers.n};
     tz_append_result res;

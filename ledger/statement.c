@@ -200,6 +200,18 @@ json_t *tz_statement_to_json(const tz_statement *st, tz_err *err)
     return o;
 }
 
+int tz_statement_sign(tz_signature *sigs, const uint8_t *statement, size_t len,
+                      const tz_secret_key *const *keys, size_t nkeys, tz_err *err)
+{
+    for (size_t i = 0; i < nkeys; i++) {
+        memcpy(sigs[i].key, keys[i]->pub.pk, 32);
+        int rc = tz_key_sign_statement(sigs[i].sig, keys[i], statement, len, err);
+        if (rc != TZ_OK)
+            return rc;
+    }
+    return TZ_OK;
+}
+
 int tz_statement_is(const tz_statement *st, const char *type)
 {
     size_t n = strlen(type);

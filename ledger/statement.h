@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto/key.h"
+#include "ledger/entry.h"
 #include "util/status.h"
 
 #define TZ_STATEMENT_ID_MAX 128
@@ -52,6 +54,12 @@ int tz_statement_from_json(msgpack_sbuffer *out, const json_t *obj, tz_err *err)
 /* The statement as a JSON object {type, id, at, body}; NULL with err set
  * on failure. Caller json_decref's. */
 json_t *tz_statement_to_json(const tz_statement *st, tz_err *err);
+
+/* Signs the statement bytes with each of keys[0..nkeys): sigs[i] gets the
+ * public key and the Ed25519 signature (TZ_STATEMENT_TAG || statement) of
+ * keys[i]. On error sigs is unspecified. */
+int tz_statement_sign(tz_signature *sigs, const uint8_t *statement, size_t len,
+                      const tz_secret_key *const *keys, size_t nkeys, tz_err *err) TZ_MUST_CHECK;
 
 /* 1 if the statement's type is exactly `type`. */
 int tz_statement_is(const tz_statement *st, const char *type);

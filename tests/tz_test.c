@@ -172,11 +172,7 @@ int tz_fixture_append(tz_ledger *l, const char *json, const tz_secret_key *const
         return TZ_OK;
     }
     tz_signature sigs[TZ_ENTRY_MAX_SIGS];
-    for (size_t i = 0; i < nkeys; i++) {
-        memcpy(sigs[i].key, keys[i]->pub.pk, 32);
-        ck_assert(tz_key_sign_statement(sigs[i].sig, keys[i], (const uint8_t *)sb.data, sb.size,
-                                        &e) == TZ_OK);
-    }
+    ck_assert(tz_statement_sign(sigs, (const uint8_t *)sb.data, sb.size, keys, nkeys, &e) == TZ_OK);
     tz_submission sub = {(const uint8_t *)sb.data, sb.size, sigs, nkeys};
     size_t processed;
     rc = tz_ledger_append(l, &sub, 1, res, &processed, 0, &e);
@@ -201,9 +197,8 @@ void tz_fixture_memos(tz_ledger *l, const tz_secret_key *key, int from, int coun
         msgpack_sbuffer_init(&sb[i]);
         ck_assert(tz_statement_from_json(&sb[i], js, &e) == TZ_OK);
         json_decref(js);
-        memcpy(sigs[i].key, key->pub.pk, 32);
-        ck_assert(tz_key_sign_statement(sigs[i].sig, key, (const uint8_t *)sb[i].data, sb[i].size,
-                                        &e) == TZ_OK);
+        ck_assert(tz_statement_sign(&sigs[i], (const uint8_t *)sb[i].data, sb[i].size,
+                                    (const tz_secret_key *const[]){key}, 1, &e) == TZ_OK);
         subs[i] = (tz_submission){(const uint8_t *)sb[i].data, sb[i].size, &sigs[i], 1};
     }
     size_t processed;
