@@ -436,6 +436,20 @@ static int cmd_cosign(const opts *o)
     char keyhex[17];
     tz_hex_encode(keyhex, signers.keys[0].pub.pk, 8);
     snprintf(id, sizeof id, "cosign/%llu/%s", (unsigned long long)o->seq, keyhex);
+    /* This key co-signed already (an earlier run): answer with that entry. */
+    uint64_t prior;
+    if (tz_ledger_find_id(l, id, strlen(id), &prior, &e) == TZ_OK) {
+        uint8_t leaf[32];
+        if (tz_ledger_leaf_hash(l, prior, leaf, &e) != TZ_OK) {
+            rc = fail_err(&e);
+            goto out;
+        }
+        json_t *j = json_pack("{s:I,s:o,s:b}", "seq", (json_int_t)prior, "leaf_hash",
+                              hex_string(leaf, 32), "existing", 1);
+        print_json(j, 1);
+        json_decref(j);
+        goto out;
+    }
     tz_time_format_micros(at, tz_time_now_micros());
     memcpy(at + 19, "Z", 2);
     js = json_pack("{s:s,s:s,s:s,s:{s:I,s:s}}", "type", "cosign", "id", id, "at", at, "body",
@@ -686,8 +700,9 @@ static int cmd_verify(const opts *o)
                       b64_string(rep.root, 32));
     else {
         j = json_pack("{s:b,s:s}", "ok", 0, "reason", rep.reason);
-        if (rep.has_bad_seq)
-            json_object_set_new(j, "first_bad_seq", json_integer((json_int_t)rep.first_bad_seq));
+        /* null when the fault cannot be placed at a seq (e.g. a planted record) */
+        json_object_set_new(j, "first_bad_seq", rep.has_bad_seq
+                                ? json_integer((json_int_t)rep.first_bad_seq) : json_null());
     }
     if (o->json)
         print_json(j, 1);
@@ -713,7 +728,8 @@ static const struct {
     {"append", cmd_append, "append --db DIR --key FILE [--key FILE ...] [--in FILE]"},
     {"cosign", cmd_cosign, "cosign --db DIR --key FILE --seq N"},
     {"get", cmd_get, "get --db DIR (--seq N | --id ID) [--json]"},
-    {"log", cmd_log, "log --db DIR [--from N] [--to N] [--type TYPE]   (one JSON line per entry)"},
+    {"log", cmd_log, "log --db DIR [--from N] [--to N] [--type TYPE]   (entries N <= seq < --to, "
+                     "one JSON line each)"},
     {"checkpoint", cmd_checkpoint, "checkpoint --db DIR"},
     {"prove", cmd_prove, "prove --db DIR --seq N [--size S]  |  prove --db DIR --from S1 --to S2"},
     {"verify", cmd_verify, "verify --db DIR [--trusted CHECKPOINT] [--log-key FILE.pub] [--json]"},

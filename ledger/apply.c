@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "crypto/hash.h"
+#include "ledger/checkpoint.h"
 #include "ledger/codec.h"
 #include "util/encoding.h"
 
@@ -287,8 +288,17 @@ static int apply_genesis(tz_apply_ctx *ctx, tz_err *err)
     const char *origin;
     size_t origin_len;
     if ((rc = body_key(st, "log_key", &log_key, err)) != TZ_OK ||
-        (rc = body_str(st, "origin", 1, 255, &origin, &origin_len, err)) != TZ_OK)
+        (rc = body_str(st, "origin", 1, TZ_ORIGIN_MAX, &origin, &origin_len, err)) != TZ_OK)
         return rc;
+    char origin_z[TZ_ORIGIN_MAX + 1];
+    copy_str(origin_z, sizeof origin_z, origin, origin_len);
+    if (memchr(origin, 0, origin_len) != NULL ||
+        (rc = tz_checkpoint_check_origin(origin_z, err)) != TZ_OK) {
+        if (rc == TZ_OK)
+            rc = tz_err_set(err, TZ_ERR_INPUT, "NUL byte");
+        tz_err_prefix(err, "body.origin: ");
+        return rc;
+    }
     if (ctx->nsigs != 1 || !tz_hash_equal(ctx->sigs[0].key, log_key.pk, 32))
         return tz_err_set(err, TZ_ERR_SIGNATURE,
                           "genesis: must be signed by the log key named in body.log_key, alone");
@@ -442,6 +452,17 @@ static int apply_key_revoke(tz_apply_ctx *ctx, tz_err *err)
     if (rec.revoked)
         return tz_err_set(err, TZ_ERR_RULE, "body.key: key %s is already revoked (seq %llu)",
                           key.name, (unsigned long long)rec.revoked_seq);
+    if (is_log_key(&rec))
+        return tz_err_set(err, TZ_ERR_RULE, "body.key: the log's checkpoint key signs no "
+                          "statements, so it cannot be revoked here; a new log key means a new "
+                          "ledger");
+    int by_other_root = 0;
+    for (size_t i = 0; i < ctx->nsigs; i++)
+        by_other_root |= ctx->signers[i].root && !tz_hash_equal(ctx->sigs[i].key, key.pk, 32);
+    /* A root is revoked only by another root, so the last root can never go. */
+    if (rec.root && !by_other_root)
+        return tz_err_set(err, TZ_ERR_FORBIDDEN, "key.revoke: a root key is revoked only by "
+                          "another root key (the last root key cannot be revoked)");
     int self = 0;
     for (size_t i = 0; i < ctx->nsigs; i++)
         self |= tz_hash_equal(ctx->sigs[i].key, key.pk, 32);
@@ -488,6 +509,10 @@ static int apply_cosign(tz_apply_ctx *ctx, tz_err *err)
     size_t want_len = 0;
     if ((rc = body_str(st, "statement_hash", 64, 64, &hex, &hex_len, err)) != TZ_OK)
         return rc;
+    for (size_t i = 0; i < hex_len; i++)
+        if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
+            return tz_err_set(err, TZ_ERR_INPUT, "body.statement_hash: must be 64 lower-case hex "
+                              "digits (one spelling per hash)");
     if (tz_hex_decode(want, sizeof want, &want_len, hex, hex_len, err) != TZ_OK || want_len != 32)
         return tz_err_set(err, TZ_ERR_INPUT, "body.statement_hash: must be 64 hex digits "
                           "(SHA-256 of the entry's statement bytes)");

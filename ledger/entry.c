@@ -107,7 +107,7 @@ int tz_entry_decode(tz_entry *e, const uint8_t *data, size_t len, tz_err *err)
                         "seq, sigs, statement (has %u keys)", root.via.map.size);
         goto out;
     }
-    const uint8_t *prev, *stmt;
+    const uint8_t *prev = NULL, *stmt = NULL;
     if ((rc = get_bin(&root, "prev", 32, &prev, NULL, err)) != TZ_OK ||
         (rc = get_uint(&root, "recorded_at", &e->recorded_at, err)) != TZ_OK ||
         (rc = get_uint(&root, "seq", &e->seq, err)) != TZ_OK ||
@@ -133,7 +133,7 @@ int tz_entry_decode(tz_entry *e, const uint8_t *data, size_t len, tz_err *err)
     e->nsigs = sigs->via.array.size;
     for (size_t i = 0; i < e->nsigs; i++) {
         const msgpack_object *s = &sigs->via.array.ptr[i];
-        const uint8_t *k, *sg;
+        const uint8_t *k = NULL, *sg = NULL;
         if (s->type != MSGPACK_OBJECT_MAP || s->via.map.size != 2) {
             rc = tz_err_set(err, TZ_ERR_INPUT, "entry.sigs[%zu]: must be a map {key, sig}", i);
             goto out;

@@ -1,8 +1,8 @@
 /*
  * entry.h: the entry, the unit of the log and its Merkle leaf.
  *
- * An entry is a canonical msgpack map with exactly these keys (bytewise
- * order, as encoded):
+ * An entry is a canonical msgpack map with exactly these keys (in the
+ * codec's key order: bytewise on the keys' UTF-8 bytes, see docs/CODEC.md):
  *   "prev"        bin 32  leaf hash of entry seq-1 (32 zero bytes for seq 0)
  *   "recorded_at" uint    server clock, microseconds since the Unix epoch;
  *                         never smaller than the previous entry's

@@ -198,6 +198,35 @@ static int read_genesis(tz_ledger *l, tz_err *err)
     return rc;
 }
 
+/* The head's last leaf and time must be those of the last entry: the next
+ * append chains to the one and is stamped no earlier than the other. */
+static int check_head_against_last_entry(tz_ledger *l, tz_err *err)
+{
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    int rc = tz_ledger_get(l, l->size - 1, &raw, &len, err);
+    if (rc == TZ_ERR_NOTFOUND)
+        return tz_err_set(err, TZ_ERR_TAMPER, "head: entry %llu, the last one, is missing; run "
+                          "`taizhang verify`", (unsigned long long)(l->size - 1));
+    if (rc != TZ_OK)
+        return rc;
+    uint8_t leaf[32];
+    tz_entry e;
+    tz_merkle_leaf_hash(leaf, raw, len);
+    rc = tz_entry_decode(&e, raw, len, err);
+    if (rc == TZ_OK && (!tz_hash_equal(leaf, l->last_leaf, 32) || e.recorded_at != l->last_recorded_at))
+        rc = tz_err_set(err, TZ_ERR_TAMPER, "head: last_leaf or recorded_at is not that of entry "
+                        "%llu; run `taizhang verify`", (unsigned long long)(l->size - 1));
+    else if (rc != TZ_OK) {
+        tz_err_prefix(err, "entry %llu: ", (unsigned long long)(l->size - 1));
+        rc = TZ_ERR_TAMPER;
+        if (err)
+            err->code = rc;
+    }
+    tz_store_free(raw);
+    return rc;
+}
+
 int tz_ledger_open(tz_ledger **out, const char *dir, int flags, const char *passphrase, tz_err *err)
 {
     *out = NULL;
@@ -251,6 +280,8 @@ int tz_ledger_open(tz_ledger **out, const char *dir, int flags, const char *pass
                             "`taizhang verify`");
             goto fail;
         }
+        if ((rc = check_head_against_last_entry(l, err)) != TZ_OK)
+            goto fail;
         if ((rc = read_genesis(l, err)) != TZ_OK)
             goto fail;
     } else if (rc != TZ_ERR_NOTFOUND) {
@@ -451,6 +482,25 @@ static int existing_result(tz_store_batch *batch, const tz_statement *st, const 
                         memcmp(e.statement, sub->statement, e.statement_len) != 0))
         rc = tz_err_set(err, TZ_ERR_CONFLICT, "id: \"%.*s\" is already used by entry %llu with "
                         "different content", (int)st->id_len, st->id, (unsigned long long)seq);
+    /* A retry is answered only for those who could have sent the original:
+     * its signatures must verify and be by keys that signed the entry, so
+     * nobody learns what is recorded by guessing statements. */
+    for (size_t i = 0; rc == TZ_OK && i < sub->nsigs; i++) {
+        rc = tz_key_verify_statement(sub->sigs[i].sig, sub->sigs[i].key, sub->statement,
+                                     sub->statement_len, err);
+        if (rc != TZ_OK) {
+            rc = tz_err_set(err, TZ_ERR_SIGNATURE, "sigs[%zu]: signature does not verify over the "
+                            "statement", i);
+            break;
+        }
+        int signed_it = 0;
+        for (size_t j = 0; j < e.nsigs; j++)
+            signed_it |= tz_hash_equal(e.sigs[j].key, sub->sigs[i].key, 32);
+        if (!signed_it)
+            rc = tz_err_set(err, TZ_ERR_CONFLICT, "id: \"%.*s\" is already recorded at entry %llu, "
+                            "not signed by sigs[%zu]; another signer adds a signature with a cosign "
+                            "statement", (int)st->id_len, st->id, (unsigned long long)seq, i);
+    }
     if (rc == TZ_OK) {
         tz_ledger_node_key(key, 0, seq);
         uint8_t *leaf = NULL;

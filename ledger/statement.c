@@ -45,7 +45,8 @@ int tz_statement_check_type(const char *type, size_t len, tz_err *err)
     return TZ_OK;
 }
 
-/* Rejects binary anywhere in the body: statements carry JSON values only. */
+/* Rejects what JSON cannot carry anywhere in the body (binary, integers
+ * above 2^63-1): statements carry JSON values only. */
 static int check_json_only(const msgpack_object *o, char *path, size_t cap, size_t used, tz_err *err)
 {
     switch (o->type) {
@@ -73,6 +74,11 @@ static int check_json_only(const msgpack_object *o, char *path, size_t cap, size
             if (rc != TZ_OK)
                 return rc;
         }
+        return TZ_OK;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        if (o->via.u64 > (uint64_t)INT64_MAX)
+            return tz_err_set(err, TZ_ERR_INPUT, "%s: integer %llu does not fit a signed 64-bit "
+                              "JSON number", path, (unsigned long long)o->via.u64);
         return TZ_OK;
     default:
         return TZ_OK;

@@ -315,8 +315,12 @@ START_TEST(test_cosign_command)
     ck_assert_int_eq(json_integer_value(json_object_get(j, "seq")), 6);
     json_decref(j);
     free(out);
-    /* The same key again: rejected (3), and named. */
-    ck_assert_int_eq(run(NULL, TZ " cosign --db L --key town.key --seq 3"), 0); /* idempotent id */
+    /* The same key again is a retry: the existing co-signature comes back. */
+    ck_assert_int_eq(run(&out, TZ " cosign --db L --key town.key --seq 3"), 0);
+    ck_assert_ptr_nonnull(strstr(out, "\"existing\":true"));
+    ck_assert_ptr_nonnull(strstr(out, "\"seq\":6"));
+    free(out);
+    /* The entry's own signer cannot co-sign it: rejected (3), and named. */
     ck_assert_int_eq(run(NULL, TZ " cosign --db L --key cadre.key --seq 3"), 3);
     char *err = err_text();
     ck_assert_ptr_nonnull(strstr(err, "already signed"));

@@ -142,6 +142,33 @@ START_TEST(test_idempotent_retry)
 }
 END_TEST
 
+START_TEST(test_retry_needs_an_original_signer)
+{
+    tz_append_result res;
+    ck_assert_int_eq(append1(MEMO("m1"), &fx.cadre, &res), TZ_OK);
+    /* The same bytes signed by someone else: no answer about what is recorded. */
+    ck_assert_int_eq(append1(MEMO("m1"), &fx.stranger, &res), TZ_ERR_CONFLICT);
+    ck_assert_int_eq(res.existing, 0);
+    ck_assert_int_eq(append1(MEMO("m1"), &fx.root, &res), TZ_ERR_CONFLICT);
+    ck_assert_ptr_nonnull(strstr(res.err.msg, "cosign"));
+}
+END_TEST
+
+START_TEST(test_root_and_log_key_revocation_rules)
+{
+    tz_append_result res;
+    char json[512];
+    /* The only root cannot revoke itself (nobody could grant authority again). */
+    revoke_json(json, sizeof json, "rv/root", &fx.root);
+    ck_assert_int_eq(append1(json, &fx.root, &res), TZ_ERR_FORBIDDEN);
+    ck_assert_ptr_nonnull(strstr(res.err.msg, "another root"));
+    /* The log key is not a statement key: it cannot be revoked by a statement. */
+    revoke_json(json, sizeof json, "rv/log", &fx.log);
+    ck_assert_int_eq(append1(json, &fx.root, &res), TZ_ERR_RULE);
+    ck_assert_ptr_nonnull(strstr(res.err.msg, "checkpoint key"));
+}
+END_TEST
+
 START_TEST(test_same_id_other_content_conflicts)
 {
     tz_append_result res;
@@ -375,6 +402,14 @@ START_TEST(test_cosign)
     snprintf(json, sizeof json, "{\"type\":\"cosign\",\"id\":\"cs/3\",\"at\":\"2026-11-01T10:00:00Z\","
              "\"body\":{\"seq\":%llu,\"statement_hash\":\"%s\"}}", (unsigned long long)target, hex);
     ck_assert_int_eq(append1(json, &fx.cadre, &res), TZ_ERR_RULE);
+    /* Upper-case hex is a second spelling of the same hash: refused. */
+    for (char *c = hex; *c; c++)
+        if (*c >= 'a' && *c <= 'f')
+            *c = (char)(*c - 'a' + 'A');
+    snprintf(json, sizeof json, "{\"type\":\"cosign\",\"id\":\"cs/5\",\"at\":\"2026-11-01T10:00:00Z\","
+             "\"body\":{\"seq\":%llu,\"statement_hash\":\"%s\"}}", (unsigned long long)target, hex);
+    ck_assert_int_eq(append1(json, &fx.cadre, &res), TZ_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(res.err.msg, "lower-case"));
     /* A target that does not exist yet. */
     snprintf(json, sizeof json, "{\"type\":\"cosign\",\"id\":\"cs/4\",\"at\":\"2026-11-01T10:00:00Z\","
              "\"body\":{\"seq\":999,\"statement_hash\":\"%s\"}}", hex);
@@ -497,6 +532,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_genesis_and_checkpoint);
     tcase_add_test(tc, test_append_seq_and_leaf_hash);
     tcase_add_test(tc, test_idempotent_retry);
+    tcase_add_test(tc, test_retry_needs_an_original_signer);
+    tcase_add_test(tc, test_root_and_log_key_revocation_rules);
     tcase_add_test(tc, test_same_id_other_content_conflicts);
     tcase_add_test(tc, test_group_commit_rejects_leave_no_trace);
     tcase_add_test(tc, test_bad_signature_rejected);

@@ -645,14 +645,88 @@ START_TEST(test_index_record_removed_and_added)
 {
     tz_store *s = open_store();
     tz_err e;
+    ck_assert(tz_store_put(s, TZ_CF_INDEX, "id\0ghost", 8, "\x81\xa3seq\x03", 6, &e) == TZ_OK);
+    tz_store_close(s);
+    /* A planted record names a seq of the planter's choosing: no evidence of
+     * where the fault is, so it is reported without one. */
+    tz_verify_report r = verify();
+    ck_assert(!r.ok);
+    ck_assert(!r.has_bad_seq);
+    ck_assert_ptr_nonnull(strstr(r.reason, "index record id \"ghost\" was not produced by any entry"));
+    /* A removed record is placed at the entry that wrote it. */
+    s = open_store();
     ck_assert(tz_store_delete(s, TZ_CF_INDEX, "id\0memo/7", 9, &e) == TZ_OK);
     tz_store_close(s);
     ASSERT_BAD_AT(verify(), 9, "missing from the store");
-    s = open_store();
-    ck_assert(tz_store_put(s, TZ_CF_INDEX, "id\0ghost", 8, "\x81\xa3seq\x03", 6, &e) == TZ_OK);
+}
+END_TEST
+
+static void alter_head(int field)
+{
+    tz_store *s = open_store();
+    tz_ledger_head h;
+    tz_err e;
+    ck_assert(tz_ledger_read_head(s, &h, &e) == TZ_OK);
+    if (field == 0)
+        h.last_leaf[0] ^= 1;
+    else
+        h.recorded_at += 86400ull * 365 * 1000000; /* a year ahead */
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    ck_assert(!(msgpack_pack_map(&pk, 4) | tz_codec_pack_str(&pk, "last_leaf", 9) |
+                tz_codec_pack_bin(&pk, h.last_leaf, 32) | tz_codec_pack_str(&pk, "recorded_at", 11) |
+                msgpack_pack_uint64(&pk, h.recorded_at) | tz_codec_pack_str(&pk, "root", 4) |
+                tz_codec_pack_bin(&pk, h.root, 32) | tz_codec_pack_str(&pk, "size", 4) |
+                msgpack_pack_uint64(&pk, h.size)));
+    ck_assert(tz_store_put(s, TZ_CF_META, "head", 4, sb.data, sb.size, &e) == TZ_OK);
+    msgpack_sbuffer_destroy(&sb);
     tz_store_close(s);
-    /* The removed record (seq 9) and the planted one (seq 3): 3 comes first. */
-    ASSERT_BAD_AT(verify(), 3, "not produced by any entry");
+}
+
+START_TEST(test_head_last_leaf_altered)
+{
+    alter_head(0);
+    ASSERT_BAD_AT(verify(), base_size - 1, "last_leaf");
+    /* and a writer refuses to open on it rather than chain to a wrong leaf */
+    tz_ledger *l;
+    tz_err e;
+    ck_assert_int_eq(tz_ledger_open(&l, fx.db, 0, NULL, &e), TZ_ERR_TAMPER);
+}
+END_TEST
+
+START_TEST(test_head_recorded_at_altered)
+{
+    /* A head stamped a year ahead would make the next append "recorded" then. */
+    alter_head(1);
+    ASSERT_BAD_AT(verify(), base_size - 1, "recorded_at");
+    tz_ledger *l;
+    tz_err e;
+    ck_assert_int_eq(tz_ledger_open(&l, fx.db, 0, NULL, &e), TZ_ERR_TAMPER);
+}
+END_TEST
+
+START_TEST(test_stored_checkpoint_stale_or_malformed)
+{
+    /* An older, genuinely signed checkpoint put back in place of the latest. */
+    size_t len;
+    char *old = saved_checkpoint(&len);
+    tz_ledger *l;
+    tz_err e;
+    ck_assert(tz_ledger_open(&l, fx.db, 0, NULL, &e) == TZ_OK);
+    tz_fixture_memos(l, &fx.cadre, 200, 2);
+    tz_ledger_close(l);
+    tz_store *s = open_store();
+    ck_assert(tz_store_put(s, TZ_CF_META, "checkpoint", 10, old, len, &e) == TZ_OK);
+    tz_store_close(s);
+    ASSERT_BAD_AT(verify(), base_size, "stale");
+    /* A malformed one is named after the entries are checked, at the last seq. */
+    s = open_store();
+    ck_assert(tz_store_put(s, TZ_CF_META, "checkpoint", 10, "junk\n", 5, &e) == TZ_OK);
+    tz_store_close(s);
+    ASSERT_BAD_AT(verify(), base_size + 1, "malformed");
+    free(old);
 }
 END_TEST
 
@@ -709,6 +783,9 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_index_record_altered);
     tcase_add_test(tc, test_index_record_removed_and_added);
     tcase_add_test(tc, test_stored_checkpoint_resigned_by_another_key);
+    tcase_add_test(tc, test_head_last_leaf_altered);
+    tcase_add_test(tc, test_head_recorded_at_altered);
+    tcase_add_test(tc, test_stored_checkpoint_stale_or_malformed);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -76,7 +76,7 @@ int tz_time_parse_rfc3339(const char *s, size_t len, const char *field,
     if (len < 20 || s[10] != 'T' || s[13] != ':' || s[16] != ':')
         goto bad;
     if (tz_time_parse_date(s, 10, field, &days, err) != TZ_OK)
-        goto bad;
+        return TZ_ERR_INPUT; /* the date's own message says what is wrong */
     if (digits(s + 11, 2, &hh) || digits(s + 14, 2, &mi) || digits(s + 17, 2, &ss))
         goto bad;
     if (len == 20 && s[19] == 'Z') {
@@ -90,6 +90,9 @@ int tz_time_parse_rfc3339(const char *s, size_t len, const char *field,
     if (hh > 23 || mi > 59 || ss > 59 || oh > 23 || om > 59)
         return tz_err_set(err, TZ_ERR_INPUT, "%s: \"%.*s\" has an hour, minute, second or offset "
                           "out of range", field, (int)len, s);
+    if (sign < 0 && oh == 0 && om == 0)
+        return tz_err_set(err, TZ_ERR_INPUT, "%s: \"%.*s\": offset -00:00 means \"unknown local "
+                          "offset\" in RFC 3339; write Z or the real offset", field, (int)len, s);
     int offset = sign * (int)(oh * 60 + om);
     if (unix_seconds != NULL)
         *unix_seconds = days * 86400 + hh * 3600 + mi * 60 + ss - (int64_t)offset * 60;
