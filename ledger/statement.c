@@ -85,6 +85,29 @@ static int check_json_only(const msgpack_object *o, char *path, size_t cap, size
     }
 }
 
+/* 1 when o holds only JSON values (no bin, no integer above 2^63-1). */
+static int json_only(const msgpack_object *o)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_BIN:
+        return 0;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        return o->via.u64 <= (uint64_t)INT64_MAX;
+    case MSGPACK_OBJECT_ARRAY:
+        for (uint32_t i = 0; i < o->via.array.size; i++)
+            if (!json_only(&o->via.array.ptr[i]))
+                return 0;
+        return 1;
+    case MSGPACK_OBJECT_MAP:
+        for (uint32_t i = 0; i < o->via.map.size; i++)
+            if (!json_only(&o->via.map.ptr[i].val))
+                return 0;
+        return 1;
+    default:
+        return 1;
+    }
+}
+
 static int field_str(const msgpack_object *map, const char *key, const char **s, size_t *len,
                      tz_err *err)
 {
@@ -133,6 +156,10 @@ int tz_statement_decode(tz_statement *st, msgpack_zone *zone, const uint8_t *dat
         return tz_err_set(err, TZ_ERR_INPUT, "body: missing");
     if (st->body->type != MSGPACK_OBJECT_MAP)
         return tz_err_set(err, TZ_ERR_INPUT, "body: must be a map (JSON object)");
+    /* Most bodies are fine: check without building paths; on a failure walk
+     * again with paths so the message names the field. */
+    if (json_only(st->body))
+        return TZ_OK;
     char path[256] = "body";
     return check_json_only(st->body, path, sizeof path, strlen(path), err);
 }

@@ -83,9 +83,17 @@ int tz_store_open(tz_store **out, const char *path, int flags, tz_err *err)
     s->flags = flags;
     s->options = rocksdb_options_create();
     s->table_options = rocksdb_block_based_options_create();
-    /* A bounded block cache keeps the verifier's memory flat on big logs. */
-    s->cache = rocksdb_cache_create_lru((flags & TZ_STORE_SCRATCH) ? 4u << 20 : 32u << 20);
+    /* Readers (verify, proofs) and scratch stores get a small data-block
+     * cache; index and filter blocks stay with their tables (a few MiB for a
+     * million entries). Measured: putting them in an 8 MiB cache made the
+     * verifier's point reads evict them and re-read them, 2x slower at 1M.
+     * Bloom filters make the common miss (a statement id not seen yet) skip
+     * every table. */
+    size_t cache = (flags & (TZ_STORE_SCRATCH | TZ_STORE_READONLY)) ? 8u << 20 : 32u << 20;
+    s->cache = rocksdb_cache_create_lru(cache);
     rocksdb_block_based_options_set_block_cache(s->table_options, s->cache);
+    rocksdb_block_based_options_set_filter_policy(s->table_options,
+                                                  rocksdb_filterpolicy_create_bloom(10));
     rocksdb_options_set_block_based_table_factory(s->options, s->table_options);
     rocksdb_options_set_create_if_missing(s->options, (flags & TZ_STORE_CREATE) ? 1 : 0);
     rocksdb_options_set_error_if_exists(s->options, (flags & TZ_STORE_CREATE) ? 1 : 0);
@@ -95,6 +103,13 @@ int tz_store_open(tz_store **out, const char *path, int flags, tz_err *err)
     rocksdb_options_set_max_open_files(s->options, 256);
     rocksdb_options_set_write_buffer_size(s->options,
                                           (flags & TZ_STORE_SCRATCH) ? 4u << 20 : 16u << 20);
+    rocksdb_options_set_max_write_buffer_number(s->options, 2);
+    /* Every commit writes the small meta family too; without a bound on the
+     * WAL its memtable never fills, no WAL file is ever released, and every
+     * open (readers replay the WAL) grows with the log: measured 446 MiB of
+     * WAL and 1.5 s per `get` on a 1M-entry ledger. With the bound, RocksDB
+     * flushes the families that pin old WAL files, so opening stays cheap. */
+    rocksdb_options_set_max_total_wal_size(s->options, 8u << 20);
     s->read_options = rocksdb_readoptions_create();
     s->write_options = rocksdb_writeoptions_create();
     if (flags & TZ_STORE_SCRATCH) {
@@ -282,8 +297,9 @@ tz_store_iter *tz_store_iter_new(tz_store *s, tz_cf cf, const void *start, size_
     if (it == NULL)
         return NULL;
     it->read_options = rocksdb_readoptions_create();
-    /* Sequential scans (the verifier) benefit from read-ahead. */
-    rocksdb_readoptions_set_readahead_size(it->read_options, 2u << 20);
+    /* Scans read each block once: keep them out of the cache. RocksDB's own
+     * automatic read-ahead (growing up to 256 KiB) serves sequential scans
+     * without a fixed buffer per iterator (the verifier holds ~40 at once). */
     rocksdb_readoptions_set_fill_cache(it->read_options, 0);
     it->it = rocksdb_create_iterator_cf(s->db, it->read_options, s->cf[cf]);
     if (start != NULL)

@@ -1,9 +1,11 @@
 /*
  * verify.c: the full replay (see verify.h). One pass over the entries
- * column family with read-ahead; per entry: one strict decode, the
+ * column family; per entry: one strict decode, the
  * signature checks (the dominant cost: one Ed25519 verification each), a
  * few point reads for the decide step against the scratch store, and about
- * two tree-node reads (a leaf, and on average one parent that closes).
+ * two tree-node comparisons (a leaf, and on average one parent that
+ * closes), read through one sequential cursor per tree level: nodes of a
+ * level complete in index order, so no point reads are needed.
  */
 #include "ledger/verify.h"
 
@@ -36,8 +38,9 @@ typedef struct verifier {
     tz_store *scratch;   /* derived state rebuilt from the entries */
     char scratch_dir[PATH_MAX];
     tz_verify_report *rep;
-    /* tree-node comparison during the replay */
-    uint64_t node_bad_seq;
+    /* tree-node comparison during the replay: nodes of one level complete
+     * in index order, so one cursor per level reads them sequentially */
+    tz_store_iter *level_cursor[64];
     char node_reason[256];
 } verifier;
 
@@ -66,20 +69,31 @@ static int compare_node(void *ctx, unsigned level, uint64_t index, const uint8_t
                         tz_err *err)
 {
     verifier *v = ctx;
-    uint8_t stored[32];
-    tz_err e;
-    int rc = tz_ledger_read_node(v->store, level, index, stored, &e);
-    if (rc == TZ_ERR_NOTFOUND) {
+    uint8_t want[9];
+    tz_ledger_node_key(want, level, index);
+    tz_store_iter **cur = &v->level_cursor[level];
+    if (*cur == NULL && (*cur = tz_store_iter_new(v->store, TZ_CF_MERKLE, want, 9)) == NULL)
+        return tz_err_set(err, TZ_ERR_NOMEM, "verify: out of memory");
+    size_t klen = 0, vlen = 0;
+    const uint8_t *k = tz_store_iter_valid(*cur) ? tz_store_iter_key(*cur, &klen) : NULL;
+    if (k == NULL) {
+        tz_err e;
+        if (tz_store_iter_status(*cur, &e) != TZ_OK)
+            snprintf(v->node_reason, sizeof v->node_reason, "tree node (level %u, index %llu): "
+                     "%.180s", level, (unsigned long long)index, e.msg);
+        else
+            snprintf(v->node_reason, sizeof v->node_reason, "tree node (level %u, index %llu) is "
+                     "missing", level, (unsigned long long)index);
+        return tz_err_set(err, TZ_ERR_TAMPER, "%s", v->node_reason);
+    }
+    if (klen != 9 || memcmp(k, want, 9) != 0) {
+        /* The cursor is past where the node should be: it is not stored. */
         snprintf(v->node_reason, sizeof v->node_reason, "tree node (level %u, index %llu) is "
                  "missing", level, (unsigned long long)index);
         return tz_err_set(err, TZ_ERR_TAMPER, "%s", v->node_reason);
     }
-    if (rc != TZ_OK) {
-        snprintf(v->node_reason, sizeof v->node_reason, "tree node (level %u, index %llu): %.180s",
-                 level, (unsigned long long)index, e.msg);
-        return tz_err_set(err, TZ_ERR_TAMPER, "%s", v->node_reason);
-    }
-    if (!tz_hash_equal(stored, hash, 32)) {
+    const uint8_t *stored = tz_store_iter_value(*cur, &vlen);
+    if (vlen != 32 || !tz_hash_equal(stored, hash, 32)) {
         if (level == 0)
             snprintf(v->node_reason, sizeof v->node_reason, "stored leaf hash (tree node level 0, "
                      "index %llu) does not match the entry's bytes", (unsigned long long)index);
@@ -88,6 +102,7 @@ static int compare_node(void *ctx, unsigned level, uint64_t index, const uint8_t
                      "does not match the hash of its children", level, (unsigned long long)index);
         return tz_err_set(err, TZ_ERR_TAMPER, "%s", v->node_reason);
     }
+    tz_store_iter_next(*cur);
     return TZ_OK;
 }
 
@@ -382,6 +397,23 @@ int tz_verify_ledger(const char *dir, const tz_verify_options *options, tz_verif
     int rc = tz_store_open(&v.store, path, TZ_STORE_READONLY, err);
     if (rc != TZ_OK)
         return rc;
+    {
+        uint8_t *fmt = NULL;
+        size_t fmt_len = 0;
+        tz_err fe;
+        int fr = tz_store_get(v.store, TZ_CF_META, "format", 6, &fmt, &fmt_len, &fe);
+        int good = fr == TZ_OK && fmt_len == strlen(TZ_LEDGER_FORMAT) &&
+                   memcmp(fmt, TZ_LEDGER_FORMAT, fmt_len) == 0;
+        tz_store_free(fmt);
+        if (fr == TZ_ERR_IO) {
+            tz_store_close(v.store);
+            if (err)
+                *err = fe;
+            return fr;
+        }
+        if (!good)
+            bad(&v, 0, 0, "meta: the format record is missing or not %s", TZ_LEDGER_FORMAT);
+    }
     const char *tmp = getenv("TMPDIR");
     snprintf(v.scratch_dir, sizeof v.scratch_dir, "%s/taizhang-verify.XXXXXX",
              tmp && *tmp ? tmp : "/tmp");
@@ -528,7 +560,7 @@ int tz_verify_ledger(const char *dir, const tz_verify_options *options, tz_verif
                 bad(&v, 1, size, "log truncated: the trusted checkpoint has size %llu but only "
                     "%llu entries exist", (unsigned long long)trusted.size,
                     (unsigned long long)size);
-            else if (trusted.size > 0 && !tz_hash_equal(trusted_root, trusted.root, 32))
+            else if (!tz_hash_equal(trusted_root, trusted.root, 32))
                 bad(&v, 1, trusted.size - 1, "log rewritten: the replayed tree at size %llu does "
                     "not match the trusted checkpoint (an entry below seq %llu was changed, "
                     "removed or inserted)", (unsigned long long)trusted.size,
@@ -537,6 +569,8 @@ int tz_verify_ledger(const char *dir, const tz_verify_options *options, tz_verif
     }
     free(cp_note);
 out:
+    for (int i = 0; i < 64; i++)
+        tz_store_iter_free(v.level_cursor[i]);
     tz_store_close(v.scratch);
     tz_store_close(v.store);
     nftw(v.scratch_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
