@@ -20,6 +20,7 @@
 #include "crypto/hash.h"
 #include "crypto/key.h"
 #include "crypto/keyfile.h"
+#include "ledger/codec.h"
 #include "ledger/entry.h"
 #include "ledger/ledger.h"
 #include "ledger/merkle.h"
@@ -404,10 +405,41 @@ out:
     return rc;
 }
 
+/* 1 if entry seq is a cosign of entry target signed by pk. */
+static int is_cosign_by(tz_ledger *l, uint64_t seq, uint64_t target, const uint8_t pk[32])
+{
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    tz_err e;
+    tz_entry entry;
+    msgpack_zone zone;
+    tz_statement st;
+    int ok = 0;
+    if (tz_ledger_get(l, seq, &raw, &len, &e) != TZ_OK || !msgpack_zone_init(&zone, 2048)) {
+        tz_store_free(raw);
+        return 0;
+    }
+    if (tz_entry_decode(&entry, raw, len, &e) == TZ_OK &&
+        tz_statement_decode(&st, &zone, entry.statement, entry.statement_len, &e) == TZ_OK &&
+        tz_statement_is(&st, "cosign")) {
+        const msgpack_object *t = tz_codec_map_get(st.body, "seq");
+        ok = t != NULL && t->type == MSGPACK_OBJECT_POSITIVE_INTEGER && t->via.u64 == target;
+        int signer = 0;
+        for (size_t i = 0; i < entry.nsigs; i++)
+            signer |= tz_hash_equal(entry.sigs[i].key, pk, 32);
+        ok &= signer;
+    }
+    msgpack_zone_destroy(&zone);
+    tz_store_free(raw);
+    return ok;
+}
+
 static int cmd_cosign(const opts *o)
 {
     if (!o->has_seq)
         return fail(2, "--seq N is required (the entry to co-sign)");
+    if (o->nkeys > 1)
+        return fail(2, "--key: give exactly one; each co-signer adds its own cosign entry");
     signer_set signers;
     int rc = load_signers(&signers, o);
     if (rc)
@@ -436,12 +468,18 @@ static int cmd_cosign(const opts *o)
     char keyhex[17];
     tz_hex_encode(keyhex, signers.keys[0].pub.pk, 8);
     snprintf(id, sizeof id, "cosign/%llu/%s", (unsigned long long)o->seq, keyhex);
-    /* This key co-signed already (an earlier run): answer with that entry. */
+    /* This key co-signed already (an earlier run): answer with that entry,
+     * once it is shown to be this key's cosign of this seq. */
     uint64_t prior;
     if (tz_ledger_find_id(l, id, strlen(id), &prior, &e) == TZ_OK) {
         uint8_t leaf[32];
         if (tz_ledger_leaf_hash(l, prior, leaf, &e) != TZ_OK) {
             rc = fail_err(&e);
+            goto out;
+        }
+        if (!is_cosign_by(l, prior, o->seq, signers.keys[0].pub.pk)) {
+            rc = fail(3, "id %s is already used by entry %llu, which is not this key's cosign of "
+                      "entry %llu", id, (unsigned long long)prior, (unsigned long long)o->seq);
             goto out;
         }
         json_t *j = json_pack("{s:I,s:o,s:b}", "seq", (json_int_t)prior, "leaf_hash",

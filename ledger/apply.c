@@ -468,8 +468,8 @@ static int apply_key_revoke(tz_apply_ctx *ctx, tz_err *err)
         self |= tz_hash_equal(ctx->sigs[i].key, key.pk, 32);
     int privileged = rec.root || tz_apply_key_has_role(&rec, "authority");
     if (privileged && !any_signer_root(ctx) && !self)
-        return tz_err_set(err, TZ_ERR_FORBIDDEN, "key.revoke: only a root key may revoke a root or "
-                          "authority key (or the key itself)");
+        return tz_err_set(err, TZ_ERR_FORBIDDEN, "key.revoke: only a root key (or the key itself) "
+                          "may revoke an authority key");
     if (!self && !any_signer_has_role(ctx, "authority"))
         return tz_err_set(err, TZ_ERR_FORBIDDEN, "key.revoke: needs a signature by a root key, an "
                           "\"authority\" key, or the revoked key itself");
@@ -603,9 +603,10 @@ int tz_apply_statement(tz_apply_ctx *ctx, tz_err *err)
     if (!is_genesis) {
         for (size_t i = 0; i < ctx->nsigs; i++) {
             char hex[17];
-            short_key(hex, ctx->sigs[i].key);
             tz_err lookup;
             rc = tz_apply_key_get(ctx->batch, ctx->sigs[i].key, &ctx->signers[i], &lookup);
+            if (rc != TZ_OK || ctx->signers[i].revoked)
+                short_key(hex, ctx->sigs[i].key); /* for the message only */
             if (rc == TZ_ERR_NOTFOUND)
                 return tz_err_set(err, TZ_ERR_SIGNATURE, "sigs[%zu]: key %s... was never granted "
                                   "on this ledger", i, hex);

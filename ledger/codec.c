@@ -391,7 +391,8 @@ static int check_bytes(checker *c, uint8_t b, bool is_str, bool at_key)
         if (f->have_key) {
             int order = key_compare(c->data + f->key_off, f->key_len, c->data + body, (size_t)n);
             char cur[160];
-            quote_bytes(cur, sizeof cur, c->data + body, (size_t)n);
+            if (order >= 0) /* the text is for the message only: not on the hot path */
+                quote_bytes(cur, sizeof cur, c->data + body, (size_t)n);
             if (order == 0)
                 return check_fail(c, c->pos, "duplicate map key \"%s\"", cur);
             if (order > 0) {

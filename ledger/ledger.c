@@ -25,6 +25,7 @@
 #include "crypto/hash.h"
 #include "crypto/keyfile.h"
 #include "ledger/apply.h"
+#include "crypto/note.h"
 #include "ledger/checkpoint.h"
 #include "ledger/codec.h"
 #include "ledger/statement.h"
@@ -766,6 +767,16 @@ int tz_ledger_checkpoint(tz_ledger *l, char **note, size_t *len, tz_err *err)
                           &vlen, err);
     if (rc != TZ_OK)
         return rc == TZ_ERR_NOTFOUND ? tz_err_set(err, rc, "no checkpoint yet (empty ledger)") : rc;
+    tz_checkpoint cp;
+    tz_note parsed;
+    if (tz_note_parse(&parsed, (const char *)val, vlen, NULL) != TZ_OK ||
+        tz_checkpoint_parse(&cp, parsed.text, parsed.text_len, NULL) != TZ_OK ||
+        cp.size != l->size) {
+        tz_store_free(val);
+        return tz_err_set(err, TZ_ERR_TAMPER, "the stored checkpoint is malformed or does not "
+                          "cover the whole log (%llu entries); run `taizhang verify`",
+                          (unsigned long long)l->size);
+    }
     *note = malloc(vlen + 1);
     if (*note == NULL) {
         tz_store_free(val);
