@@ -136,8 +136,34 @@ int tz_apply_value_seq(const uint8_t *val, size_t len, uint64_t *seq)
 
 /* Key record: canonical map {granted_seq, holder, name, [revoked_seq],
  * roles, root, scope, seq}. */
-static int key_record_put(tz_store_batch *batch, const tz_key_record *r, uint64_t seq, tz_err *err)
+static tz_key_record *cache_find(tz_key_cache *c, const uint8_t pk[32])
 {
+    for (size_t i = 0; c != NULL && i < c->count; i++)
+        if (tz_hash_equal(c->records[i].pk, pk, 32))
+            return &c->records[i];
+    return NULL;
+}
+
+static void cache_store(tz_key_cache *c, const tz_key_record *r)
+{
+    if (c == NULL)
+        return;
+    tz_key_record *slot = cache_find(c, r->pk);
+    if (slot == NULL) {
+        if (c->count < TZ_KEY_CACHE_SIZE)
+            slot = &c->records[c->count++];
+        else {
+            slot = &c->records[c->next];
+            c->next = (c->next + 1) % TZ_KEY_CACHE_SIZE;
+        }
+    }
+    *slot = *r;
+}
+
+static int key_record_put(tz_apply_ctx *ctx, const tz_key_record *r, uint64_t seq, tz_err *err)
+{
+    tz_store_batch *batch = ctx->batch;
+    cache_store(ctx->key_cache, r);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
@@ -331,7 +357,7 @@ static int apply_genesis(tz_apply_ctx *ctx, tz_err *err)
     copy_str(logrec.scope, sizeof logrec.scope, "checkpoints", 11);
     logrec.nroles = 1;
     copy_str(logrec.roles[0], sizeof logrec.roles[0], "log", 3);
-    if ((rc = key_record_put(ctx->batch, &logrec, ctx->seq, err)) != TZ_OK)
+    if ((rc = key_record_put(ctx, &logrec, ctx->seq, err)) != TZ_OK)
         return rc;
     for (uint32_t i = 0; i < roots->via.array.size; i++) {
         tz_key_record rec;
@@ -344,7 +370,7 @@ static int apply_genesis(tz_apply_ctx *ctx, tz_err *err)
         copy_str(rec.roles[0], sizeof rec.roles[0], "root", 4);
         rec.root = 1;
         rec.granted_seq = ctx->seq;
-        if ((rc = key_record_put(ctx->batch, &rec, ctx->seq, err)) != TZ_OK)
+        if ((rc = key_record_put(ctx, &rec, ctx->seq, err)) != TZ_OK)
             return rc;
     }
     return TZ_OK;
@@ -423,7 +449,7 @@ static int apply_key_grant(tz_apply_ctx *ctx, tz_err *err)
     copy_str(rec.holder, sizeof rec.holder, holder, holder_len);
     copy_str(rec.scope, sizeof rec.scope, scope, scope_len);
     rec.granted_seq = ctx->seq;
-    return key_record_put(ctx->batch, &rec, ctx->seq, err);
+    return key_record_put(ctx, &rec, ctx->seq, err);
 }
 
 static int apply_key_revoke(tz_apply_ctx *ctx, tz_err *err)
@@ -475,7 +501,7 @@ static int apply_key_revoke(tz_apply_ctx *ctx, tz_err *err)
                           "\"authority\" key, or the revoked key itself");
     rec.revoked = 1;
     rec.revoked_seq = ctx->seq;
-    return key_record_put(ctx->batch, &rec, ctx->seq, err);
+    return key_record_put(ctx, &rec, ctx->seq, err);
 }
 
 static int apply_memo(tz_apply_ctx *ctx, tz_err *err)
@@ -604,7 +630,15 @@ int tz_apply_statement(tz_apply_ctx *ctx, tz_err *err)
         for (size_t i = 0; i < ctx->nsigs; i++) {
             char hex[17];
             tz_err lookup;
-            rc = tz_apply_key_get(ctx->batch, ctx->sigs[i].key, &ctx->signers[i], &lookup);
+            const tz_key_record *cached = cache_find(ctx->key_cache, ctx->sigs[i].key);
+            if (cached != NULL) {
+                ctx->signers[i] = *cached;
+                rc = TZ_OK;
+            } else {
+                rc = tz_apply_key_get(ctx->batch, ctx->sigs[i].key, &ctx->signers[i], &lookup);
+                if (rc == TZ_OK)
+                    cache_store(ctx->key_cache, &ctx->signers[i]);
+            }
             if (rc != TZ_OK || ctx->signers[i].revoked)
                 short_key(hex, ctx->sigs[i].key); /* for the message only */
             if (rc == TZ_ERR_NOTFOUND)

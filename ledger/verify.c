@@ -41,6 +41,7 @@ typedef struct verifier {
     /* tree-node comparison during the replay: nodes of one level complete
      * in index order, so one cursor per level reads them sequentially */
     tz_store_iter *level_cursor[64];
+    tz_key_cache key_cache; /* safe here: the replay stops at the first bad entry */
     char node_reason[256];
 } verifier;
 
@@ -192,7 +193,7 @@ static int replay(verifier *v, const tz_verify_options *opt, uint64_t head_size,
             tz_apply_ctx ctx = {
                 .batch = batch, .seq = i, .recorded_at = entry.recorded_at, .st = &st,
                 .statement = entry.statement, .statement_len = entry.statement_len,
-                .sigs = entry.sigs, .nsigs = entry.nsigs,
+                .sigs = entry.sigs, .nsigs = entry.nsigs, .key_cache = &v->key_cache,
             };
             tz_store_batch_mark(batch);
             vr = tz_apply_statement(&ctx, &e);
