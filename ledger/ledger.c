@@ -94,7 +94,7 @@ static int emit_node(void *ctx, unsigned level, uint64_t index, const uint8_t ha
 
 /* ---- head --------------------------------------------------------------- */
 
-static int head_encode(msgpack_sbuffer *sb, const tz_ledger_head *h)
+int tz_ledger_head_encode(msgpack_sbuffer *sb, const tz_ledger_head *h)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
@@ -596,7 +596,7 @@ static int put_head_and_checkpoint(tz_ledger *l, tz_store_batch *batch, const ap
     memcpy(h.root, root, 32);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    if (head_encode(&sb, &h)) {
+    if (tz_ledger_head_encode(&sb, &h)) {
         msgpack_sbuffer_destroy(&sb);
         return tz_err_set(err, TZ_ERR_NOMEM, "head: out of memory");
     }

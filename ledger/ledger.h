@@ -131,6 +131,10 @@ typedef struct tz_ledger_head {
 } tz_ledger_head;
 int tz_ledger_read_head(tz_store *store, tz_ledger_head *head, tz_err *err) TZ_MUST_CHECK;
 
+/* Appends the canonical encoding of head to sb (the meta "head" record).
+ * Returns 0, or non-zero when out of memory (sb then holds a partial value). */
+int tz_ledger_head_encode(msgpack_sbuffer *sb, const tz_ledger_head *head);
+
 /* Merkle node reader over a store's merkle column family (ctx = tz_store*). */
 int tz_ledger_read_node(void *store, unsigned level, uint64_t index, uint8_t out[32], tz_err *err);
 

@@ -101,6 +101,14 @@ static void put_raw(tz_store *s, uint64_t seq, const void *v, size_t len)
     ck_assert(tz_store_put(s, TZ_CF_ENTRIES, k, 8, v, len, &e) == TZ_OK);
 }
 
+static void copy_entry(tz_store *s, uint64_t from, uint64_t to)
+{
+    size_t len;
+    uint8_t *v = get_raw(s, from, &len);
+    put_raw(s, to, v, len);
+    tz_store_free(v);
+}
+
 static char *saved_checkpoint(size_t *len)
 {
     tz_ledger *l;
@@ -198,15 +206,12 @@ static void forge(uint64_t keep, const forge_ops *ops)
     }
     uint8_t root[32];
     tz_merkle_frontier_root(&fr, root);
+    tz_ledger_head head = {.size = keep, .recorded_at = last_rec};
+    memcpy(head.root, root, 32);
+    memcpy(head.last_leaf, prev, 32);
     msgpack_sbuffer hb;
     msgpack_sbuffer_init(&hb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &hb, msgpack_sbuffer_write);
-    ck_assert(!(msgpack_pack_map(&pk, 4) | tz_codec_pack_str(&pk, "last_leaf", 9) |
-                tz_codec_pack_bin(&pk, prev, 32) | tz_codec_pack_str(&pk, "recorded_at", 11) |
-                msgpack_pack_uint64(&pk, last_rec) | tz_codec_pack_str(&pk, "root", 4) |
-                tz_codec_pack_bin(&pk, root, 32) | tz_codec_pack_str(&pk, "size", 4) |
-                msgpack_pack_uint64(&pk, keep)));
+    ck_assert(tz_ledger_head_encode(&hb, &head) == 0);
     tz_store_batch_put(b, TZ_CF_META, "head", 4, hb.data, hb.size);
     msgpack_sbuffer_destroy(&hb);
     tz_checkpoint cp;
@@ -395,10 +400,7 @@ END_TEST
 START_TEST(test_entry_inserted_after_the_end)
 {
     tz_store *s = open_store();
-    size_t len;
-    uint8_t *v = get_raw(s, base_size - 1, &len);
-    put_raw(s, base_size, v, len);
-    tz_store_free(v);
+    copy_entry(s, base_size - 1, base_size);
     tz_store_close(s);
     ASSERT_BAD_AT(verify(), base_size, "says seq");
 }
@@ -408,16 +410,9 @@ START_TEST(test_entry_inserted_in_the_middle)
 {
     /* Shift entries 10.. up by one and put a copy of entry 4 at 10. */
     tz_store *s = open_store();
-    for (uint64_t i = base_size; i-- > 10;) {
-        size_t len;
-        uint8_t *v = get_raw(s, i, &len);
-        put_raw(s, i + 1, v, len);
-        tz_store_free(v);
-    }
-    size_t len;
-    uint8_t *v = get_raw(s, 4, &len);
-    put_raw(s, 10, v, len);
-    tz_store_free(v);
+    for (uint64_t i = base_size; i-- > 10;)
+        copy_entry(s, i, i + 1);
+    copy_entry(s, 4, 10);
     tz_store_close(s);
     ASSERT_BAD_AT(verify(), 10, "says seq 4");
 }
@@ -426,10 +421,7 @@ END_TEST
 START_TEST(test_entry_duplicated)
 {
     tz_store *s = open_store();
-    size_t len;
-    uint8_t *v = get_raw(s, 8, &len);
-    put_raw(s, 9, v, len);
-    tz_store_free(v);
+    copy_entry(s, 8, 9);
     tz_store_close(s);
     ASSERT_BAD_AT(verify(), 9, "duplicated");
 }
@@ -449,24 +441,35 @@ START_TEST(test_entries_reordered)
 }
 END_TEST
 
-static void put_head(uint64_t size, const uint8_t root[32])
+static tz_ledger_head read_head(void)
 {
     tz_store *s = open_store();
     tz_ledger_head h;
     tz_err e;
     ck_assert(tz_ledger_read_head(s, &h, &e) == TZ_OK);
+    tz_store_close(s);
+    return h;
+}
+
+static void write_head(const tz_ledger_head *h)
+{
+    tz_store *s = open_store();
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    ck_assert(!(msgpack_pack_map(&pk, 4) | tz_codec_pack_str(&pk, "last_leaf", 9) |
-                tz_codec_pack_bin(&pk, h.last_leaf, 32) | tz_codec_pack_str(&pk, "recorded_at", 11) |
-                msgpack_pack_uint64(&pk, h.recorded_at) | tz_codec_pack_str(&pk, "root", 4) |
-                tz_codec_pack_bin(&pk, root ? root : h.root, 32) | tz_codec_pack_str(&pk, "size", 4) |
-                msgpack_pack_uint64(&pk, size)));
+    ck_assert(tz_ledger_head_encode(&sb, h) == 0);
+    tz_err e;
     ck_assert(tz_store_put(s, TZ_CF_META, "head", 4, sb.data, sb.size, &e) == TZ_OK);
     msgpack_sbuffer_destroy(&sb);
     tz_store_close(s);
+}
+
+static void put_head(uint64_t size, const uint8_t root[32])
+{
+    tz_ledger_head h = read_head();
+    h.size = size;
+    if (root != NULL)
+        memcpy(h.root, root, 32);
+    write_head(&h);
 }
 
 START_TEST(test_head_size_does_not_match)
@@ -663,26 +666,12 @@ END_TEST
 
 static void alter_head(int field)
 {
-    tz_store *s = open_store();
-    tz_ledger_head h;
-    tz_err e;
-    ck_assert(tz_ledger_read_head(s, &h, &e) == TZ_OK);
+    tz_ledger_head h = read_head();
     if (field == 0)
         h.last_leaf[0] ^= 1;
     else
         h.recorded_at += 86400ull * 365 * 1000000; /* a year ahead */
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    ck_assert(!(msgpack_pack_map(&pk, 4) | tz_codec_pack_str(&pk, "last_leaf", 9) |
-                tz_codec_pack_bin(&pk, h.last_leaf, 32) | tz_codec_pack_str(&pk, "recorded_at", 11) |
-                msgpack_pack_uint64(&pk, h.recorded_at) | tz_codec_pack_str(&pk, "root", 4) |
-                tz_codec_pack_bin(&pk, h.root, 32) | tz_codec_pack_str(&pk, "size", 4) |
-                msgpack_pack_uint64(&pk, h.size)));
-    ck_assert(tz_store_put(s, TZ_CF_META, "head", 4, sb.data, sb.size, &e) == TZ_OK);
-    msgpack_sbuffer_destroy(&sb);
-    tz_store_close(s);
+    write_head(&h);
 }
 
 START_TEST(test_head_last_leaf_altered)
