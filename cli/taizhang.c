@@ -527,7 +527,7 @@ out:
 }
 
 /* The JSON form of one entry (see docs/FORMAT.md "JSON views"). */
-static json_t *entry_json(tz_ledger *l, uint64_t seq, const uint8_t *raw, size_t len, tz_err *e)
+static json_t *entry_json(uint64_t seq, const uint8_t *raw, size_t len, tz_err *e)
 {
     tz_entry entry;
     if (tz_entry_decode(&entry, raw, len, e) != TZ_OK)
@@ -565,7 +565,6 @@ static json_t *entry_json(tz_ledger *l, uint64_t seq, const uint8_t *raw, size_t
                           (json_int_t)entry.recorded_at, "prev", hex_string(entry.prev, 32),
                           "statement", stj, "signatures", sigs, "entry_b64", b64);
     free(b64);
-    (void)l;
     if (j == NULL)
         tz_err_set(e, TZ_ERR_NOMEM, "out of memory");
     return j;
@@ -586,7 +585,7 @@ static int cmd_get(const opts *o)
     json_t *j = NULL;
     if ((o->id != NULL && tz_ledger_find_id(l, o->id, strlen(o->id), &seq, &e) != TZ_OK) ||
         tz_ledger_get(l, seq, &raw, &len, &e) != TZ_OK ||
-        (j = entry_json(l, seq, raw, len, &e)) == NULL)
+        (j = entry_json(seq, raw, len, &e)) == NULL)
         rc = fail_err(&e);
     else
         print_json(j, o->json);
@@ -611,7 +610,7 @@ static int cmd_log(const opts *o)
         size_t len = 0;
         json_t *j = NULL;
         if (tz_ledger_get(l, s, &raw, &len, &e) != TZ_OK ||
-            (j = entry_json(l, s, raw, len, &e)) == NULL) {
+            (j = entry_json(s, raw, len, &e)) == NULL) {
             rc = fail_err(&e);
         } else {
             json_t *t = json_object_get(json_object_get(j, "statement"), "type");

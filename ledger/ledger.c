@@ -520,8 +520,8 @@ static int existing_result(tz_store_batch *batch, const tz_statement *st, const 
     return rc;
 }
 
-static int decide_one(tz_ledger *l, tz_store_batch *batch, const tz_submission *sub,
-                      append_state *as, tz_append_result *res, tz_err *err)
+static int decide_one(tz_store_batch *batch, const tz_submission *sub, append_state *as,
+                      tz_append_result *res, tz_err *err)
 {
     if (sub->statement_len == 0 || sub->statement_len > TZ_STATEMENT_MAX)
         return tz_err_set(err, TZ_ERR_INPUT, "statement: %zu bytes (must be 1..%u)",
@@ -579,7 +579,6 @@ static int decide_one(tz_ledger *l, tz_store_batch *batch, const tz_submission *
     res->seq = e.seq;
     memcpy(res->leaf_hash, leaf, 32);
 out:
-    (void)l;
     msgpack_sbuffer_destroy(&sb);
     msgpack_zone_destroy(&zone);
     return rc;
@@ -637,7 +636,7 @@ int tz_ledger_append(tz_ledger *l, const tz_submission *subs, size_t n,
         tz_append_result *res = &results[i];
         memset(res, 0, sizeof *res);
         tz_store_batch_mark(batch);
-        int st = decide_one(l, batch, &subs[i], &as, res, &res->err);
+        int st = decide_one(batch, &subs[i], &as, res, &res->err);
         if (st == TZ_ERR_IO || st == TZ_ERR_NOMEM || st == TZ_ERR_INTERNAL) {
             rc = st;
             if (err)
