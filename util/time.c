@@ -7,6 +7,7 @@
 #include "util/time.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 int64_t tz_time_days_from_civil(int64_t y, unsigned m, unsigned d)
@@ -119,8 +120,46 @@ void tz_time_format_micros(char out[TZ_TIME_RFC3339_MAX], uint64_t micros)
              d, (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60), (unsigned)(rem % 60), frac);
 }
 
+void tz_time_format_date(char out[11], int64_t days)
+{
+    int64_t y;
+    unsigned m, d;
+    char buf[48];
+    civil_from_days(days, &y, &m, &d);
+    snprintf(buf, sizeof buf, "%04lld-%02u-%02u", (long long)y, m, d);
+    memcpy(out, buf, 10);
+    out[10] = '\0';
+}
+
+void tz_time_civil_from_days(int64_t days, int *year, unsigned *month, unsigned *day)
+{
+    int64_t y;
+    civil_from_days(days, &y, month, day);
+    *year = (int)y;
+}
+
+unsigned tz_time_days_in_month(int year, unsigned month)
+{
+    static const unsigned len[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (month == 2 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0))
+        return 29;
+    return month >= 1 && month <= 12 ? len[month - 1] : 0;
+}
+
+/* The override for simulated time (tz_time_set_clock), or NULL. */
+static uint64_t (*clock_override)(void *);
+static void *clock_override_ctx;
+
+void tz_time_set_clock(uint64_t (*clock)(void *ctx), void *ctx)
+{
+    clock_override = clock;
+    clock_override_ctx = ctx;
+}
+
 uint64_t tz_time_now_micros(void)
 {
+    if (clock_override != NULL)
+        return clock_override(clock_override_ctx);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;

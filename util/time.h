@@ -29,8 +29,25 @@ int tz_time_parse_date(const char *s, size_t len, const char *field, int64_t *da
 /* Renders microseconds since the epoch as "2026-11-22T15:48:07.123456Z". */
 void tz_time_format_micros(char out[TZ_TIME_RFC3339_MAX], uint64_t micros);
 
-/* The wall clock in microseconds since the epoch. */
+/* The wall clock in microseconds since the epoch (or the simulated clock
+ * set with tz_time_set_clock). */
 uint64_t tz_time_now_micros(void);
+
+/* Replaces the wall clock for this process with clock(ctx) (NULL restores
+ * it). Only the scenario generator (`taizhang demo`, benchmarks) does this,
+ * to record two simulated years with recorded_at in step with the story:
+ * the ledger still refuses a clock that runs backwards. Not thread-safe:
+ * set it before any ledger is opened. */
+void tz_time_set_clock(uint64_t (*clock)(void *ctx), void *ctx);
+
+/* Renders days since 1970-01-01 as "YYYY-MM-DD" (out holds 11 bytes). */
+void tz_time_format_date(char out[11], int64_t days);
+
+/* The calendar date of days since 1970-01-01. */
+void tz_time_civil_from_days(int64_t days, int *year, unsigned *month, unsigned *day);
+
+/* 28..31 for a valid month, 0 otherwise. */
+unsigned tz_time_days_in_month(int year, unsigned month);
 
 /* Days since 1970-01-01 for a proleptic Gregorian date (no validation). */
 int64_t tz_time_days_from_civil(int64_t y, unsigned m, unsigned d);
