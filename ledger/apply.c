@@ -13,6 +13,7 @@
 #include "crypto/hash.h"
 #include "ledger/checkpoint.h"
 #include "ledger/codec.h"
+#include "projections/domain.h"
 #include "util/encoding.h"
 
 static const char *const known_roles[] = {
@@ -388,7 +389,9 @@ static int apply_key_grant(tz_apply_ctx *ctx, tz_err *err)
     size_t holder_len, scope_len;
     if ((rc = body_key(st, "key", &key, err)) != TZ_OK ||
         (rc = body_str(st, "holder", 1, TZ_HOLDER_MAX, &holder, &holder_len, err)) != TZ_OK ||
-        (rc = body_str(st, "scope", 0, TZ_SCOPE_MAX, &scope, &scope_len, err)) != TZ_OK)
+        (rc = body_str(st, "scope", 1, TZ_SCOPE_MAX, &scope, &scope_len, err)) != TZ_OK)
+        return rc;
+    if ((rc = tz_domain_check_scope(scope, scope_len, err)) != TZ_OK)
         return rc;
     const msgpack_object *roles = tz_codec_map_get(st->body, "roles");
     if (roles == NULL || roles->type != MSGPACK_OBJECT_ARRAY || roles->via.array.size == 0 ||
@@ -583,6 +586,19 @@ static int apply_cosign(tz_apply_ctx *ctx, tz_err *err)
             msgpack_sbuffer_destroy(&sb);
         }
     }
+    if (rc == TZ_OK) {
+        /* a domain record may be waiting for exactly these signatures */
+        msgpack_zone zone;
+        tz_statement target_st;
+        if (!msgpack_zone_init(&zone, 4096))
+            rc = tz_err_set(err, TZ_ERR_NOMEM, "cosign: out of memory");
+        else {
+            rc = tz_statement_decode(&target_st, &zone, e.statement, e.statement_len, err);
+            if (rc == TZ_OK)
+                rc = tz_domain_cosign(ctx, tseq, &target_st, err);
+            msgpack_zone_destroy(&zone);
+        }
+    }
     tz_store_free(raw);
     return rc;
 }
@@ -616,7 +632,10 @@ int tz_apply_statement(tz_apply_ctx *ctx, tz_err *err)
     for (h = 0; h < sizeof handlers / sizeof handlers[0]; h++)
         if (tz_statement_is(st, handlers[h].type))
             break;
+    int domain = 0;
     if (h == sizeof handlers / sizeof handlers[0])
+        domain = tz_domain_knows(st->type, st->type_len);
+    if (h == sizeof handlers / sizeof handlers[0] && !domain)
         return tz_err_set(err, TZ_ERR_RULE, "type: unknown statement type \"%.*s\" (see "
                           "docs/EVENTS.md)", (int)st->type_len, st->type);
     uint64_t prior;
@@ -658,7 +677,7 @@ int tz_apply_statement(tz_apply_ctx *ctx, tz_err *err)
                                   (unsigned long long)ctx->signers[i].revoked_seq);
         }
     }
-    if ((rc = handlers[h].fn(ctx, err)) != TZ_OK)
+    if ((rc = domain ? tz_domain_apply(ctx, err) : handlers[h].fn(ctx, err)) != TZ_OK)
         return rc;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);

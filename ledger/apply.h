@@ -18,6 +18,11 @@
  * Every index value is a canonical msgpack map with a "seq" field naming
  * the entry that last wrote it (the verifier reports that seq on mismatch).
  *
+ * Every other known type is a domain record (projections/domain.h): this
+ * file checks the signers' keys and the id, then hands the statement to
+ * tz_domain_apply; a cosign of a domain record goes through
+ * tz_domain_cosign too.
+ *
  * Statement types of the ledger core (docs/EVENTS.md):
  *   genesis     seq 0 only, signed by the log key alone
  *   key.grant   signed by a root key or a key holding role "authority"
@@ -84,6 +89,7 @@ typedef struct tz_apply_ctx {
     const tz_signature *sigs;
     size_t nsigs;
     tz_key_cache *key_cache;     /* optional, see tz_key_cache; NULL to read the store */
+    struct tz_profile_cache *profile_cache; /* optional (projections/domain.h) */
     /* filled by tz_apply_statement: the signers' records, in sigs order */
     tz_key_record signers[TZ_ENTRY_MAX_SIGS];
 } tz_apply_ctx;

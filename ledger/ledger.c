@@ -10,6 +10,8 @@
  */
 #include "ledger/ledger.h"
 
+#include "projections/domain.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +45,7 @@ struct tz_ledger {
     uint8_t root[32];
     uint8_t last_leaf[32];
     tz_merkle_frontier frontier;
+    tz_profile_cache *profile_cache; /* keyed by content hash: safe across rollbacks */
 };
 
 static const char META_HEAD[] = "head";
@@ -313,6 +316,7 @@ void tz_ledger_close(tz_ledger *l)
         return;
     tz_store_close(l->store);
     tz_key_wipe(&l->log_key);
+    free(l->profile_cache);
     free(l);
 }
 
@@ -463,6 +467,7 @@ typedef struct append_state {
     uint64_t size;
     uint64_t last_recorded_at;
     uint8_t last_leaf[32];
+    tz_profile_cache *profile_cache;
 } append_state;
 
 static int existing_result(tz_store_batch *batch, const tz_statement *st, const tz_submission *sub,
@@ -561,7 +566,7 @@ static int decide_one(tz_store_batch *batch, const tz_submission *sub, append_st
     tz_apply_ctx ctx = {
         .batch = batch, .seq = e.seq, .recorded_at = e.recorded_at, .st = &st,
         .statement = sub->statement, .statement_len = sub->statement_len,
-        .sigs = sub->sigs, .nsigs = sub->nsigs,
+        .sigs = sub->sigs, .nsigs = sub->nsigs, .profile_cache = as->profile_cache,
     };
     if ((rc = tz_apply_statement(&ctx, err)) != TZ_OK)
         goto out;
@@ -630,6 +635,9 @@ int tz_ledger_append(tz_ledger *l, const tz_submission *subs, size_t n,
     as.size = l->size;
     as.last_recorded_at = l->last_recorded_at;
     memcpy(as.last_leaf, l->last_leaf, 32);
+    if (l->profile_cache == NULL)
+        l->profile_cache = calloc(1, sizeof *l->profile_cache); /* NULL: parse each time */
+    as.profile_cache = l->profile_cache;
     size_t accepted = 0, i;
     int rc = TZ_OK;
     for (i = 0; i < n; i++) {

@@ -9,6 +9,8 @@
  */
 #include "ledger/verify.h"
 
+#include "projections/domain.h"
+
 #include <ftw.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -42,6 +44,7 @@ typedef struct verifier {
      * in index order, so one cursor per level reads them sequentially */
     tz_store_iter *level_cursor[64];
     tz_key_cache key_cache; /* safe here: the replay stops at the first bad entry */
+    tz_profile_cache profile_cache;
     char node_reason[256];
 } verifier;
 
@@ -194,6 +197,7 @@ static int replay(verifier *v, const tz_verify_options *opt, uint64_t head_size,
                 .batch = batch, .seq = i, .recorded_at = entry.recorded_at, .st = &st,
                 .statement = entry.statement, .statement_len = entry.statement_len,
                 .sigs = entry.sigs, .nsigs = entry.nsigs, .key_cache = &v->key_cache,
+                .profile_cache = &v->profile_cache,
             };
             /* No save point: the replay stops at the first bad entry, so it
              * never rolls a statement back. */

@@ -341,7 +341,7 @@ START_TEST(test_sealed_keys)
     free(text);
     ck_assert_int_eq(run(NULL, "printf '{\"type\":\"key.grant\",\"id\":\"g3\",\"at\":"
                          "\"2026-11-01T08:00:00Z\",\"body\":{\"key\":\"%%s\",\"holder\":\"s\","
-                         "\"roles\":[\"cadre\"],\"scope\":\"x\"}}\\n' \"$(cat sealed.key.pub)\" | "
+                         "\"roles\":[\"cadre\"],\"scope\":\"person:x\"}}\\n' \"$(cat sealed.key.pub)\" | "
                          TZ " append --db L --key root.key"), 0);
     const char *memo = "'{\"type\":\"memo\",\"id\":\"s1\",\"at\":\"2026-11-01T09:00:00Z\",\"body\":{\"text\":\"x\"}}'";
     ck_assert_int_eq(run(NULL, "echo %s | " TZ " append --db L --key sealed.key", memo), 2);

@@ -61,7 +61,7 @@ static void grant_json(char *out, size_t cap, const char *id, const tz_secret_ke
     char vkey[TZ_KEY_STRING_MAX];
     tz_fixture_vkey(vkey, k);
     snprintf(out, cap, "{\"type\":\"key.grant\",\"id\":\"%s\",\"at\":\"2026-11-01T08:00:00+08:00\","
-             "\"body\":{\"key\":\"%s\",\"holder\":\"h\",\"roles\":%s,\"scope\":\"s\"}}", id, vkey,
+             "\"body\":{\"key\":\"%s\",\"holder\":\"h\",\"roles\":%s,\"scope\":\"*\"}}", id, vkey,
              roles);
 }
 

@@ -231,7 +231,7 @@ void tz_fixture_init(tz_fixture *f)
     char vkey[TZ_KEY_STRING_MAX], json[512];
     tz_fixture_vkey(vkey, &f->cadre);
     snprintf(json, sizeof json, "{\"type\":\"key.grant\",\"id\":\"grant/cadre\",\"at\":"
-             "\"2026-11-01T08:00:00+08:00\",\"body\":{\"key\":\"%s\",\"holder\":\"ZS\","
+             "\"2021-01-01T08:00:00+08:00\",\"body\":{\"key\":\"%s\",\"holder\":\"ZS\","
              "\"roles\":[\"cadre\"],\"scope\":\"village:dongba\"}}", vkey);
     const tz_secret_key *keys[1] = {&f->root};
     tz_append_result res;
