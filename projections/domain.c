@@ -1164,11 +1164,12 @@ static int apply_policy_adopt(dctx *d, tz_err *err)
         int64_t prev_day;
         if (prev != NULL && tz_time_parse_date(prev, strlen(prev), "effective", &prev_day, NULL) ==
             TZ_OK && effective <= prev_day) {
+            rc = tz_err_set(err, TZ_ERR_RULE, "policy.adopt: effective date %s is not after "
+                            "that of the profile adopted at seq %lld (%s); adoptions take "
+                            "effect in order", eff, (long long)json_integer_value(
+                                json_array_get(last, 1)), prev);
             json_decref(pol);
-            return tz_err_set(err, TZ_ERR_RULE, "policy.adopt: effective date %s is not after "
-                              "that of the profile adopted at seq %lld (%s); adoptions take "
-                              "effect in order", eff, (long long)json_integer_value(
-                                  json_array_get(last, 1)), prev);
+            return rc;
         }
     }
     uint8_t hash[32];

@@ -133,7 +133,7 @@ static int put(const char *keys, const char *type, const char *id, const char *d
     vsnprintf(body, sizeof body, body_fmt, ap);
     va_end(ap);
     json_error_t je;
-    json_t *b = json_loads(body, JSON_REJECT_DUPLICATES, &je);
+    json_t *b = json_loads(body, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
     ck_assert_msg(b != NULL, "test body JSON: %s: %s", body, je.text);
     char at[40], idbuf[TZ_STATEMENT_ID_MAX + 1];
     snprintf(at, sizeof at, "%sT09:00:00+08:00", date);
@@ -844,7 +844,7 @@ END_TEST
 static void absences(const char *person, int n, int month)
 {
     for (int i = 0; i < n; i++) {
-        char date[16];
+        char date[32];
         snprintf(date, sizeof date, "2024-%02d-%02d", month, 10 + i);
         OK("insp", "spot_check", NULL, date, "{\"person\":\"%s\",\"date\":\"%s\",\"result\":"
            "\"absent\"}", person, date);
@@ -1093,6 +1093,85 @@ START_TEST(test_tampered_state_detected)
 }
 END_TEST
 
+
+/* ---- hostile bodies ------------------------------------------------------------ */
+
+/* Every field of valid bodies replaced by hostile values, removed, or joined
+ * by an unknown field: each is refused cleanly (or, for a harmless value,
+ * accepted), nothing crashes, and the ledger still replays to the same state. */
+START_TEST(test_hostile_bodies)
+{
+    world_up("shiquan-2021");
+    dispatch("county", "fs1", "u1", "v1", "first_secretary", "2024-01-02", "2026-01-01");
+    OK("c-fs1", "leave.request", "l/h", "2024-03-01", "{\"person\":\"fs1\",\"from\":"
+       "\"2024-03-04\",\"to\":\"2024-03-05\",\"reason\":\"x\"}");
+    static const char *const bodies[][3] = {
+        {"county", "dispatch", "{\"person\":\"fs2\",\"village\":\"v2\",\"unit\":\"u2\",\"role\":"
+         "\"first_secretary\",\"start\":\"2024-01-02\",\"planned_end\":\"2026-01-01\"}"},
+        {"tsec-cg,vsec-v1", "attendance", "{\"person\":\"fs1\",\"month\":\"2024-02\",\"days\":"
+         "\"PPPPPPPPPPPPPPPPPPPPPPPPPPPPP\"}"},
+        {"insp", "spot_check", "{\"person\":\"fs1\",\"date\":\"2024-02-05\",\"result\":\"absent\"}"},
+        {"c-fs1", "leave.request", "{\"person\":\"fs1\",\"from\":\"2024-04-04\",\"to\":"
+         "\"2024-04-05\",\"reason\":\"x\"}"},
+        {"tcom-cg", "leave.approve", "{\"request\":\"l/h\",\"decision\":\"approved\"}"},
+        {"county", "assessment", "{\"person\":\"fs1\",\"year\":2024,\"grade\":\"称职\"}"},
+        {"unit-u1", "recall", "{\"person\":\"fs1\",\"dispatch\":\"dispatch/fs1/2024-01-02\","
+         "\"reason\":\"health\",\"date\":\"2024-12-01\"}"},
+        {"county", "org.village", "{\"village\":\"v7\",\"name\":\"x\",\"township\":\"cg\","
+         "\"county\":\"sq\",\"category\":\"ordinary\"}"},
+        {"county", "person.register", "{\"person\":\"p7\",\"name\":\"x\",\"unit\":\"u1\","
+         "\"party_member_since\":null,\"employment\":\"permanent\",\"rank\":\"staff\"}"},
+        {"unit-u1", "handover.start", "{\"village\":\"v1\",\"outgoing\":\"fs1\",\"incoming\":"
+         "\"fs2\",\"start\":\"2024-02-01\"}"},
+    };
+    static const char *const hostile[] = {
+        "0", "-1", "18446744073709551615", "true", "null", "[]", "{}", "[\"x\"]", "{\"a\":1}",
+        "\"\"", "\"2024-02-30\"", "\"9999-99-99\"", "\"a\\u0000b\"", "\"../../etc\"",
+        "\"first_secretary|county_org_dept\"", "\"cadre:fs1\"", "\"优秀\"",
+    };
+    int accepted = 0, refused = 0;
+    char big[700];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    for (size_t b = 0; b < sizeof bodies / sizeof bodies[0]; b++) {
+        json_t *body = json_loads(bodies[b][2], 0, NULL);
+        ck_assert(body != NULL);
+        const char *field;
+        json_t *v;
+        void *tmp;
+        json_object_foreach_safe(body, tmp, field, v) {
+            for (size_t h = 0; h <= sizeof hostile / sizeof hostile[0] + 1; h++) {
+                json_t *m = json_deep_copy(body);
+                if (h < sizeof hostile / sizeof hostile[0])
+                    json_object_set_new(m, field, json_loads(hostile[h], JSON_DECODE_ANY |
+                                                             JSON_ALLOW_NUL, NULL));
+                else if (h == sizeof hostile / sizeof hostile[0])
+                    json_object_del(m, field);
+                else
+                    json_object_set_new(m, field, json_string(big));
+                char *text = json_dumps(m, JSON_COMPACT);
+                json_decref(m);
+                int rc = put(bodies[b][0], bodies[b][1], NULL, "2024-12-02", "%s", text);
+                free(text);
+                ck_assert_msg(rc == TZ_OK || rc == TZ_ERR_INPUT || rc == TZ_ERR_RULE ||
+                              rc == TZ_ERR_FORBIDDEN, "%s.%s #%zu: %d %s", bodies[b][1], field, h,
+                              rc, W.msg);
+                ck_assert_msg(rc == TZ_OK || W.msg[0] != '\0', "a refusal without a message");
+                rc == TZ_OK ? accepted++ : refused++;
+            }
+        }
+        json_object_set_new(body, "extra", json_integer(1));
+        char *text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        REJECT(TZ_ERR_INPUT, "body.extra: unknown field", bodies[b][0], bodies[b][1], NULL,
+               "2024-12-02", "%s", text);
+        free(text);
+    }
+    ck_assert_int_gt(refused, 400);
+    world_down(); /* the replay agrees with every decision made above */
+}
+END_TEST
+
 static Suite *domain_suite(void)
 {
     Suite *s = suite_create("domain");
@@ -1117,6 +1196,7 @@ static Suite *domain_suite(void)
     tcase_add_test(tc, test_policy_in_force_by_date);
     tcase_add_test(tc, test_no_profile_in_force);
     tcase_add_test(tc, test_tampered_state_detected);
+    tcase_add_test(tc, test_hostile_bodies);
     suite_add_tcase(s, tc);
     return s;
 }
