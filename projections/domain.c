@@ -556,25 +556,44 @@ static void describe_signers(const tz_apply_ctx *ctx, char *out, size_t cap)
     }
 }
 
+/* TZ_ERR_FORBIDDEN with the message fmt followed by who signed. */
+static int forbidden(const tz_apply_ctx *ctx, tz_err *err, const char *fmt, ...) TZ_PRINTF(3, 4);
+static int forbidden(const tz_apply_ctx *ctx, tz_err *err, const char *fmt, ...)
+{
+    char what[TZ_ERR_MSG_MAX], who[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    describe_signers(ctx, who, sizeof who);
+    return tz_err_set(err, TZ_ERR_FORBIDDEN, "%s%s", what, who);
+}
+
+/* 1 when any signer holds role within t. */
+static int any_holds(const tz_apply_ctx *ctx, const char *role, const target *t)
+{
+    for (size_t i = 0; i < ctx->nsigs; i++)
+        if (holds(&ctx->signers[i], role, t))
+            return 1;
+    return 0;
+}
+
 /* Needs one signer holding any role of roles within t. what: the rule in
  * words, e.g. "leave.approve: 8 consecutive days for a first secretary needs". */
 static int need_any(dctx *d, const tz_profile_roles *roles, const target *t, const char *what,
                     const char *clause, tz_err *err)
 {
-    for (size_t i = 0; i < d->ctx->nsigs; i++)
-        for (size_t r = 0; r < roles->n; r++)
-            if (holds(&d->ctx->signers[i], roles->names[r], t))
-                return TZ_OK;
-    char want[256] = "", who[512];
+    for (size_t r = 0; r < roles->n; r++)
+        if (any_holds(d->ctx, roles->names[r], t))
+            return TZ_OK;
+    char want[256] = "";
     size_t off = 0;
     for (size_t r = 0; r < roles->n && off < sizeof want; r++) {
         char label[64];
         tz_profile_role_label(label, sizeof label, roles->names[r]);
         off += (size_t)snprintf(want + off, sizeof want - off, "%s%s", r ? " or " : "", label);
     }
-    describe_signers(d->ctx, who, sizeof who);
-    return tz_err_set(err, TZ_ERR_FORBIDDEN, "%s %s approval (%s %s)%s", what, want, d->prof->id,
-                      clause, who);
+    return forbidden(d->ctx, err, "%s %s approval (%s %s)", what, want, d->prof->id, clause);
 }
 
 static int need_role(dctx *d, const char *role, const target *t, const char *what,
@@ -593,13 +612,11 @@ static int need_admin(dctx *d, const char *office, const target *t, tz_err *err)
         if (is_admin(&d->ctx->signers[i]) ||
             (office != NULL && holds(&d->ctx->signers[i], office, t)))
             return TZ_OK;
-    char who[512], label[64] = "";
-    describe_signers(d->ctx, who, sizeof who);
+    char label[64] = "";
     if (office != NULL)
         tz_profile_role_label(label, sizeof label, office);
-    return tz_err_set(err, TZ_ERR_FORBIDDEN, "%s: needs a root or authority key%s%s%s%s",
-                      d->type, office ? " or the " : "", label,
-                      office ? " of its jurisdiction" : "", who);
+    return forbidden(d->ctx, err, "%s: needs a root or authority key%s%s%s", d->type,
+                     office ? " or the " : "", label, office ? " of its jurisdiction" : "");
 }
 
 /* Crosses off the items of rec's "need" that this entry's signers meet (a
@@ -1333,10 +1350,8 @@ static int start_signatures(dctx *d, json_t *rec, const tz_profile_roles *roles,
     satisfy(d, rec, t, &met);
     if (met > 0)
         return TZ_OK;
-    if (cadre_ok)
-        for (size_t i = 0; i < d->ctx->nsigs; i++)
-            if (holds(&d->ctx->signers[i], "cadre", t))
-                return TZ_OK;
+    if (cadre_ok && any_holds(d->ctx, "cadre", t))
+        return TZ_OK;
     return need_any(d, roles, t, what, clause, err);
 }
 
@@ -1761,17 +1776,10 @@ static int apply_leave_request(dctx *d, tz_err *err)
                  "by the", (long long)days, role_words(role));
         if ((rc = need_role(d, tier->applicant, &t, what, tier->clause, err)) != TZ_OK)
             goto out;
-    } else {
-        int ok = 0;
-        for (size_t i = 0; i < d->ctx->nsigs; i++)
-            ok |= holds(&d->ctx->signers[i], "cadre", &t);
-        if (!ok) {
-            char who[512];
-            describe_signers(d->ctx, who, sizeof who);
-            rc = tz_err_set(err, TZ_ERR_FORBIDDEN, "leave.request: the cadre %s requests their own "
-                            "leave (a key with role cadre, scope person:%s)%s", pid, pid, who);
-            goto out;
-        }
+    } else if (!any_holds(d->ctx, "cadre", &t)) {
+        rc = forbidden(d->ctx, err, "leave.request: the cadre %s requests their own leave (a key "
+                       "with role cadre, scope person:%s)", pid, pid);
+        goto out;
     }
     rec = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s}", "type", "leave", "person", pid,
                     "dispatch", jstr(disp, "id"), "role", jstr(disp, "role"), "from",
@@ -1886,15 +1894,9 @@ static int apply_leave_return(dctx *d, tz_err *err)
     target t;
     if ((rc = rec_target(d, rec, &t, &village, err)) != TZ_OK)
         goto out;
-    int ok = 0;
-    for (size_t i = 0; i < d->ctx->nsigs; i++)
-        ok |= holds(&d->ctx->signers[i], "cadre", &t) ||
-              (tier != NULL && holds(&d->ctx->signers[i], tier->approver, &t));
-    if (!ok) {
-        char who[512];
-        describe_signers(d->ctx, who, sizeof who);
-        rc = tz_err_set(err, TZ_ERR_FORBIDDEN, "leave.return: signed by the cadre or by the "
-                        "approver of the leave%s", who);
+    if (!any_holds(d->ctx, "cadre", &t) && (tier == NULL || !any_holds(d->ctx, tier->approver, &t))) {
+        rc = forbidden(d->ctx, err, "leave.return: signed by the cadre or by the approver of the "
+                       "leave");
         goto out;
     }
     const char *pid = jstr(rec, "person");
@@ -2059,11 +2061,8 @@ static int apply_handover_complete(dctx *d, tz_err *err)
         goto out;
     satisfy(d, rec, &t, &met);
     if (met == 0) {
-        char who[512];
-        describe_signers(d->ctx, who, sizeof who);
-        rc = tz_err_set(err, TZ_ERR_FORBIDDEN, "handover.complete: signed by the outgoing cadre, "
-                        "the incoming cadre and the dispatching unit (%s %s)%s", p->id,
-                        p->handover.clause, who);
+        rc = forbidden(d->ctx, err, "handover.complete: signed by the outgoing cadre, the incoming "
+                       "cadre and the dispatching unit (%s %s)", p->id, p->handover.clause);
         goto out;
     }
     json_object_set_new(h, "status", json_string("completing"));
@@ -2475,12 +2474,11 @@ int tz_domain_cosign(tz_apply_ctx *ctx, uint64_t target_seq, const tz_statement 
         int met;
         satisfy(d, rec, &t, &met);
         if (met == 0) {
-            char want[512], who[512];
+            char want[512];
             need_label(rec, want, sizeof want);
-            describe_signers(ctx, who, sizeof who);
-            rc = tz_err_set(err, TZ_ERR_FORBIDDEN, "cosign: entry %llu (%s %s) awaits %s of %s%s",
-                            (unsigned long long)target_seq, jstr(rec, "type"), tid, want,
-                            jstr(rec, "village"), who);
+            rc = forbidden(ctx, err, "cosign: entry %llu (%s %s) awaits %s of %s",
+                           (unsigned long long)target_seq, jstr(rec, "type"), tid, want,
+                           jstr(rec, "village"));
         }
     }
     if (rc == TZ_OK && (rc = maybe_complete(d, tid, rec, err)) == TZ_OK)
