@@ -21,7 +21,7 @@
 #include "tests/tz_test.h"
 #include "util/time.h"
 
-#define DATA_FILE TZ_SOURCE_DIR "/../shared/data/cn-workday-calendar.json"
+#define DATA_FILE TZ_SOURCE_DIR "/data/cn-workday-calendar.json"
 
 /* ---- helpers ---- */
 

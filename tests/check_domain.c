@@ -246,7 +246,7 @@ static void adopt_profile(const char *profile, const char *effective, const char
 static void adopt_calendar(void)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/../shared/data/cn-workday-calendar.json", TZ_SOURCE_DIR);
+    snprintf(path, sizeof path, "%s/data/cn-workday-calendar.json", TZ_SOURCE_DIR);
     json_error_t je;
     json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     ck_assert_msg(doc != NULL, "%s: %s", path, je.text);

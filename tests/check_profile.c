@@ -15,7 +15,7 @@
 #include "tests/tz_test.h"
 
 #define PROFILES TZ_SOURCE_DIR "/profiles/"
-#define SEEDS TZ_SOURCE_DIR "/../shared/seeds/"
+#define SEEDS TZ_SOURCE_DIR "/profiles/sources/"
 
 static const struct {
     const char *id, *seed;
