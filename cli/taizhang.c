@@ -102,16 +102,18 @@ static json_t *hex_string(const uint8_t *b, size_t n)
 
 typedef struct opts {
     const char *db, *name, *out, *origin, *log_key, *in, *trusted, *id, *type;
+    const char *keys_dir, *profile, *calendar; /* demo */
     const char *keys[MAX_KEYS];
     size_t nkeys;
     const char *roots[MAX_KEYS];
     size_t nroots;
-    int json, seal, has_seq, has_size, has_from, has_to;
-    uint64_t seq, size, from, to;
+    int json, seal, has_seq, has_size, has_from, has_to, has_seed, has_months, has_villages;
+    uint64_t seq, size, from, to, seed, months, villages;
 } opts;
 
 enum { O_DB = 1000, O_NAME, O_OUT, O_ORIGIN, O_LOGKEY, O_ROOT, O_KEY, O_IN, O_SEQ, O_SIZE,
-       O_FROM, O_TO, O_TRUSTED, O_JSON, O_FORMAT, O_SEAL, O_ID, O_TYPE, O_HELP };
+       O_FROM, O_TO, O_TRUSTED, O_JSON, O_FORMAT, O_SEAL, O_ID, O_TYPE, O_HELP, O_KEYS, O_SEED,
+       O_MONTHS, O_VILLAGES, O_PROFILE, O_CALENDAR };
 
 static const struct option long_opts[] = {
     {"db", required_argument, 0, O_DB},          {"name", required_argument, 0, O_NAME},
@@ -123,7 +125,10 @@ static const struct option long_opts[] = {
     {"trusted", required_argument, 0, O_TRUSTED}, {"json", no_argument, 0, O_JSON},
     {"format", required_argument, 0, O_FORMAT},  {"seal", no_argument, 0, O_SEAL},
     {"id", required_argument, 0, O_ID},          {"type", required_argument, 0, O_TYPE},
-    {"help", no_argument, 0, O_HELP},            {0, 0, 0, 0},
+    {"help", no_argument, 0, O_HELP},            {"keys", required_argument, 0, O_KEYS},
+    {"seed", required_argument, 0, O_SEED},      {"months", required_argument, 0, O_MONTHS},
+    {"villages", required_argument, 0, O_VILLAGES}, {"profile", required_argument, 0, O_PROFILE},
+    {"calendar", required_argument, 0, O_CALENDAR}, {0, 0, 0, 0},
 };
 
 static int parse_opts(int argc, char **argv, opts *o)
@@ -164,6 +169,16 @@ static int parse_opts(int argc, char **argv, opts *o)
         case O_SIZE: o->has_size = 1; if (parse_u64(optarg, "--size", &o->size)) return 2; break;
         case O_FROM: o->has_from = 1; if (parse_u64(optarg, "--from", &o->from)) return 2; break;
         case O_TO: o->has_to = 1; if (parse_u64(optarg, "--to", &o->to)) return 2; break;
+        case O_KEYS: o->keys_dir = optarg; break;
+        case O_PROFILE: o->profile = optarg; break;
+        case O_CALENDAR: o->calendar = optarg; break;
+        case O_SEED: o->has_seed = 1; if (parse_u64(optarg, "--seed", &o->seed)) return 2; break;
+        case O_MONTHS: o->has_months = 1; if (parse_u64(optarg, "--months", &o->months)) return 2; break;
+        case O_VILLAGES:
+            o->has_villages = 1;
+            if (parse_u64(optarg, "--villages", &o->villages))
+                return 2;
+            break;
         case O_HELP: return -1;
         default:
             return fail(2, "unknown or incomplete option \"%s\" (see `taizhang help`)",
@@ -755,6 +770,18 @@ static int cmd_verify(const opts *o)
     return rep.ok ? 0 : 1;
 }
 
+/* cli/demo.c */
+int tz_cli_demo(const char *progname, const char *db, const char *keys_dir, const char *profile,
+                const char *calendar, const uint64_t *seed, const uint64_t *months,
+                const uint64_t *villages);
+
+static int cmd_demo(const opts *o)
+{
+    return tz_cli_demo(progname, o->db, o->keys_dir, o->profile, o->calendar,
+                       o->has_seed ? &o->seed : NULL, o->has_months ? &o->months : NULL,
+                       o->has_villages ? &o->villages : NULL);
+}
+
 static const struct {
     const char *name;
     int (*fn)(const opts *);
@@ -770,6 +797,14 @@ static const struct {
     {"checkpoint", cmd_checkpoint, "checkpoint --db DIR"},
     {"prove", cmd_prove, "prove --db DIR --seq N [--size S]  |  prove --db DIR --from S1 --to S2"},
     {"verify", cmd_verify, "verify --db DIR [--trusted CHECKPOINT] [--log-key FILE.pub] [--json]"},
+    {"demo", cmd_demo, "demo --db DIR [--keys DIR] [--seed N] [--months N] [--villages N] "
+                       "[--profile FILE] [--calendar FILE]\n"
+                       "      (a simulated county ledger, 石泉县 style: 2 years of dispatches, "
+                       "attendance, leave, spot checks,\n       recalls, handovers and "
+                       "assessments on a simulated clock; --keys writes the office and cadre "
+                       "keys;\n       profile and calendar default to the source tree's "
+                       "profiles/shiquan-2021.json and\n       data/"
+                       "cn-workday-calendar.json, found next to the executable)"},
 };
 
 static int usage(FILE *f)
