@@ -1337,10 +1337,11 @@ static int check_eligibility(dctx *d, tz_mission_role role, const char *pid, con
 
 /* Fills rec's "need" from roles (each role one item) and crosses off what
  * this entry's signers meet; the entry itself must meet at least one item
- * or be signed by the cadre concerned (cadre_ok). */
+ * or be signed by the proposer (a role within t, e.g. the dispatching unit
+ * proposing a dispatch, or NULL). */
 static int start_signatures(dctx *d, json_t *rec, const tz_profile_roles *roles,
-                            const target *t, const char *what, const char *clause, int cadre_ok,
-                            tz_err *err)
+                            const target *t, const char *what, const char *clause,
+                            const char *proposer, tz_err *err)
 {
     json_t *need = json_array();
     for (size_t i = 0; i < roles->n; i++)
@@ -1350,7 +1351,7 @@ static int start_signatures(dctx *d, json_t *rec, const tz_profile_roles *roles,
     satisfy(d, rec, t, &met);
     if (met > 0)
         return TZ_OK;
-    if (cadre_ok && any_holds(d->ctx, "cadre", t))
+    if (proposer != NULL && any_holds(d->ctx, proposer, t))
         return TZ_OK;
     return need_any(d, roles, t, what, clause, err);
 }
@@ -1421,7 +1422,8 @@ static int apply_dispatch(dctx *d, tz_err *err)
     char what[160];
     snprintf(what, sizeof what, "dispatch: %s needs", role_words(role));
     if ((rc = start_signatures(d, rec, &p->dispatch_approval[role].signers, &t, what,
-                               p->dispatch_approval[role].clause, 0, err)) != TZ_OK ||
+                               p->dispatch_approval[role].clause, "dispatching_unit",
+                               err)) != TZ_OK ||
         (rc = maybe_complete(d, d->id, rec, err)) != TZ_OK ||
         (rc = s_put1(d, "rec", d->id, rec, err)) != TZ_OK)
         goto out;
@@ -1521,6 +1523,8 @@ static int apply_attendance(dctx *d, tz_err *err)
     static const char *const fields[] = {"person", "month", "days"};
     const char *pid, *month, *days;
     json_t *person = NULL, *list = NULL, *village = NULL, *rec = NULL, *mark = NULL;
+    json_t *absent_dates = NULL;
+    tz_calendar *cal = NULL;
     int rc;
     if ((rc = f_fields(d, fields, 3, err)) != TZ_OK || (rc = f_ref(d, "person", &pid, err)) != TZ_OK ||
         (rc = f_str(d, "month", 7, 0, &month, err)) != TZ_OK ||
@@ -1537,13 +1541,13 @@ static int apply_attendance(dctx *d, tz_err *err)
     unsigned ndays = tz_time_days_in_month(year, mon);
     if (strlen(days) != ndays)
         return tz_err_set(err, TZ_ERR_INPUT, "body.days: %s has %u days, the sheet has %zu codes "
-                          "(one per day: P in village, B official business outside, L approved "
-                          "leave, A absent, - not stationed)", month, ndays, strlen(days));
+                          "(one per day: P in village, B official business outside, R rest day, "
+                          "L approved leave, A absent, - not stationed)", month, ndays, strlen(days));
     for (unsigned i = 0; i < ndays; i++)
-        if (strchr("PBLA-", days[i]) == NULL)
+        if (strchr("PBRLA-", days[i]) == NULL)
             return tz_err_set(err, TZ_ERR_INPUT, "body.days: day %u has code '%c'; codes are P in "
-                              "village, B official business outside, L approved leave, A absent, "
-                              "- not stationed", i + 1, days[i]);
+                              "village, B official business outside, R rest day, L approved "
+                              "leave, A absent, - not stationed", i + 1, days[i]);
     if ((rc = need_profile(d, err)) != TZ_OK)
         return rc;
     const tz_profile *p = d->prof;
@@ -1560,6 +1564,12 @@ static int apply_attendance(dctx *d, tz_err *err)
     if (rc != TZ_ERR_NOTFOUND || (rc = load_registered(d, "person", "person", pid, &person, err)) != TZ_OK ||
         (rc = person_dispatches(d, person, &list, err)) != TZ_OK)
         goto out;
+    char ykey[KEY_MAX], ys[8];
+    snprintf(ys, sizeof ys, "%04d", year);
+    size_t ykl = skey(ykey, "absent", pid, ys, NULL);
+    if ((rc = s_get(d, ykey, ykl, &absent_dates, err)) != TZ_OK && rc != TZ_ERR_NOTFOUND)
+        goto out;
+    rc = TZ_OK;
     json_t *disp = NULL;
     int coded = 0;
     for (unsigned i = 0; i < ndays; i++) {
@@ -1593,6 +1603,40 @@ static int apply_attendance(dctx *d, tz_err *err)
                             "but no approved leave of %s covers it (请销假制度)", i + 1, ds, pid);
             goto out;
         }
+        if ((days[i] == 'P' || days[i] == 'B') && absent_dates != NULL) {
+            size_t j;
+            json_t *a;
+            json_array_foreach(json_object_get(absent_dates, "dates"), j, a) {
+                if (eq(json_string_value(a), ds)) {
+                    rc = tz_err_set(err, TZ_ERR_RULE, "attendance: day %u (%s) is coded '%c' but "
+                                    "spot check %s found %s absent without reason that day; code "
+                                    "it A", i + 1, ds, days[i], json_string_value(json_array_get(
+                                        json_object_get(absent_dates, "checks"), j)), pid);
+                    goto out;
+                }
+            }
+        }
+        if (days[i] == 'R') {
+            int working = 0;
+            if (cal == NULL) {
+                if ((cal = malloc(sizeof *cal)) == NULL) {
+                    rc = tz_err_set(err, TZ_ERR_NOMEM, "calendar: out of memory");
+                    goto out;
+                }
+                if ((rc = load_calendar(d, day1, day1 + ndays - 1, cal, err)) != TZ_OK) {
+                    tz_err_prefix(err, "attendance: day %u is coded R (rest day): ", i + 1);
+                    goto out;
+                }
+            }
+            if ((rc = tz_calendar_is_working(cal, day, &working, err)) != TZ_OK)
+                goto out;
+            if (working) {
+                rc = tz_err_set(err, TZ_ERR_RULE, "attendance: day %u (%s) is coded R (rest day) "
+                                "but it is a working day in the adopted calendar; rest days are "
+                                "weekends and holidays (值班 rotates over them)", i + 1, ds);
+                goto out;
+            }
+        }
     }
     if (coded == 0) {
         rc = tz_err_set(err, TZ_ERR_RULE, "attendance: no day of %s is coded; a sheet covers days "
@@ -1614,7 +1658,7 @@ static int apply_attendance(dctx *d, tz_err *err)
     target t;
     if ((rc = rec_target(d, rec, &t, &village, err)) != TZ_OK ||
         (rc = start_signatures(d, rec, &p->attendance.signers, &t, "attendance: a sheet is signed "
-                               "by", p->attendance.clause, 1, err)) != TZ_OK ||
+                               "by", p->attendance.clause, "cadre", err)) != TZ_OK ||
         (rc = maybe_complete(d, d->id, rec, err)) != TZ_OK ||
         (rc = s_put1(d, "rec", d->id, rec, err)) != TZ_OK)
         goto out;
@@ -1622,11 +1666,13 @@ static int apply_attendance(dctx *d, tz_err *err)
     rc = s_put(d, k, kl, m, err);
     json_decref(m);
 out:
+    free(cal);
     json_decref(person);
     json_decref(list);
     json_decref(village);
     json_decref(rec);
     json_decref(mark);
+    json_decref(absent_dates);
     return rc;
 }
 
@@ -1688,12 +1734,13 @@ static int apply_spot_check(dctx *d, tz_err *err)
     size_t kcl = skey(kc, "absent", pid, year, NULL);
     rc = s_get(d, kc, kcl, &count, err);
     if (rc == TZ_ERR_NOTFOUND)
-        count = json_pack("{s:i,s:[]}", "count", 0, "checks");
+        count = json_pack("{s:i,s:[],s:[]}", "count", 0, "checks", "dates");
     else if (rc != TZ_OK)
         goto out;
     json_object_set_new(count, "count",
                         json_integer(json_integer_value(json_object_get(count, "count")) + 1));
     json_array_append_new(json_object_get(count, "checks"), json_string(d->id));
+    json_array_append_new(json_object_get(count, "dates"), json_string(ds));
     rc = s_put(d, kc, kcl, count, err);
 out:
     json_decref(person);
@@ -2131,7 +2178,8 @@ static int recall_evidence(dctx *d, const char *reason, const char *clause, cons
             if (from && to && tz_time_parse_date(from, 10, "f", &f, NULL) == TZ_OK &&
                 tz_time_parse_date(to, 10, "t", &t, NULL) == TZ_OK && f >= jday(disp, "start") &&
                 t - f + 1 > (p->leave.recall_over_days > 0 ? p->leave.recall_over_days : 30) &&
-                !eq(json_string_value(json_array_get(l, 3)), "refused"))
+                (eq(json_string_value(json_array_get(l, 3)), "approved") ||
+                 eq(json_string_value(json_array_get(l, 3)), "returned")))
                 found = 1;
         }
         if (!found)

@@ -426,6 +426,18 @@ START_TEST(test_dispatch_shiquan)
     world_up("shiquan-2021");
     dispatch("county", "fs1", "u1", "v1", "first_secretary", "2024-01-02", "2026-01-01");
     REC_IS("dispatch/fs1/2024-01-02", "status", "active");
+    /* the unit proposes (推荐), the county org dept approves by cosign (§7) */
+    OK("unit-u2", "dispatch", "d/fs2", "2024-01-02", "{\"person\":\"fs2\",\"village\":\"v2\","
+       "\"unit\":\"u2\",\"role\":\"first_secretary\",\"start\":\"2024-01-02\","
+       "\"planned_end\":\"2026-01-01\"}");
+    REC_IS("d/fs2", "status", "pending");
+    ck_assert_int_eq(cosign("county", W.seq, "2024-01-03"), TZ_OK);
+    REC_IS("d/fs2", "status", "active");
+    /* another unit may not propose someone else's cadre */
+    REJECT(TZ_ERR_FORBIDDEN, "a first secretary needs county org dept approval (shiquan-2021 §7); "
+           "key unit-u2 holds dispatching unit (unit:u2)", "unit-u2", "dispatch", NULL,
+           "2024-01-02", "{\"person\":\"fs3\",\"village\":\"v3\",\"unit\":\"u1\",\"role\":"
+           "\"first_secretary\",\"start\":\"2024-01-02\",\"planned_end\":\"2026-01-01\"}");
     /* team members are approved by the rural revitalisation bureau (§7) */
     REJECT(TZ_ERR_FORBIDDEN, "dispatch: a team member needs rural revitalisation bureau approval "
            "(shiquan-2021 §7); key county holds county org dept (county:sq)", "county", "dispatch",
@@ -628,6 +640,32 @@ START_TEST(test_attendance_late_by_server_clock)
     tz_time_set_clock(NULL, NULL);
     REC_IS("att/mar", "late", "true");
     REC_IS("att/mar", "completed", "2024-05-02");
+    world_down();
+}
+END_TEST
+
+
+START_TEST(test_attendance_rest_days_and_spot_checks)
+{
+    world_up("shiquan-2021");
+    dispatch("county", "fs1", "u1", "v1", "first_secretary", "2024-01-02", "2026-01-01");
+    char days[40];
+    /* February 2024: the 10th (Saturday, 春节) may be a rest day, the 4th (Sunday, 调休) may not */
+    REJECT(TZ_ERR_RULE, "day 4 (2024-02-04) is coded R (rest day) but it is a working day in the "
+           "adopted calendar", "tsec-cg,vsec-v1", "attendance", NULL, "2024-03-01",
+           "{\"person\":\"fs1\",\"month\":\"2024-02\",\"days\":\"%s\"}",
+           month_codes(days, 29, "4R"));
+    OK("tsec-cg,vsec-v1", "attendance", NULL, "2024-03-01", "{\"person\":\"fs1\",\"month\":"
+       "\"2024-02\",\"days\":\"%s\"}", month_codes(days, 29, "10R,11R,12R,13R,14R,15R,16R,17R"));
+    /* a sheet may not say "in the village" on a day a spot check found the cadre absent */
+    OK("insp", "spot_check", "spot/1", "2024-03-12", "{\"person\":\"fs1\",\"date\":"
+       "\"2024-03-12\",\"result\":\"absent\"}");
+    REJECT(TZ_ERR_RULE, "day 12 (2024-03-12) is coded 'P' but spot check spot/1 found fs1 absent "
+           "without reason that day; code it A", "tsec-cg,vsec-v1", "attendance", NULL,
+           "2024-04-01", "{\"person\":\"fs1\",\"month\":\"2024-03\",\"days\":\"%s\"}",
+           month_codes(days, 31, NULL));
+    OK("tsec-cg,vsec-v1", "attendance", NULL, "2024-04-01", "{\"person\":\"fs1\",\"month\":"
+       "\"2024-03\",\"days\":\"%s\"}", month_codes(days, 31, "12A"));
     world_down();
 }
 END_TEST
@@ -1184,6 +1222,7 @@ static Suite *domain_suite(void)
     tcase_add_test(tc, test_dispatch_terms_guyuan_daan);
     tcase_add_test(tc, test_attendance_double_signature);
     tcase_add_test(tc, test_attendance_late_by_server_clock);
+    tcase_add_test(tc, test_attendance_rest_days_and_spot_checks);
     tcase_add_test(tc, test_spot_check);
     tcase_add_test(tc, test_leave_tiers_shiquan);
     tcase_add_test(tc, test_leave_tiers_guizhou_and_none);
