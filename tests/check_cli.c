@@ -355,6 +355,40 @@ START_TEST(test_sealed_keys)
 }
 END_TEST
 
+
+/* The README's first command: a demo county, then going on by hand with its
+ * keys. A township secretary cannot retire a village (exit 3, rule named,
+ * nothing written); the county org dept can add to the record. */
+START_TEST(test_demo_county_by_hand)
+{
+    char *out;
+    ck_assert_int_eq(run(&out, TZ " demo --db D --keys K --months 3 --profile '" TZ_SOURCE_DIR
+                         "/profiles/shiquan-2021.json' --calendar '" TZ_SOURCE_DIR
+                         "/data/cn-workday-calendar.json'"), 0);
+    ck_assert_ptr_nonnull(strstr(out, "attendance"));
+    free(out);
+    ck_assert_int_eq(run(&out, TZ " checkpoint --db D"), 0);
+    char *before = out;
+    ck_assert_int_eq(run(NULL, "echo '{\"type\":\"registry.retire\",\"id\":\"r1\",\"at\":"
+                         "\"2026-01-05T09:00:00+08:00\",\"body\":{\"kind\":\"village\","
+                         "\"ref\":\"xiaotai\",\"reason\":\"merged\"}}' | " TZ
+                         " append --db D --key K/township-chengguan-secretary.key"), 3);
+    char *err = err_text();
+    ck_assert_ptr_nonnull(strstr(err, "line 1: registry.retire: needs a root or authority key or "
+                                      "the county org dept of its jurisdiction"));
+    free(err);
+    ck_assert_int_eq(run(&out, TZ " checkpoint --db D"), 0);
+    ck_assert_str_eq(out, before); /* nothing was written */
+    free(out);
+    free(before);
+    ck_assert_int_eq(run(&out, "echo '{\"type\":\"memo\",\"id\":\"m1\",\"at\":"
+                         "\"2026-01-05T09:00:00+08:00\",\"body\":{\"text\":\"督导记录\"}}' | "
+                         TZ " append --db D --key K/county-org-dept.key"), 0);
+    free(out);
+    ck_assert_int_eq(run(NULL, TZ " verify --db D"), 0);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -370,6 +404,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_usage_errors_exit_2);
     tcase_add_test(tc, test_cosign_command);
     tcase_add_test(tc, test_sealed_keys);
+    tcase_add_test(tc, test_demo_county_by_hand);
     suite_add_tcase(s, tc);
     return s;
 }
