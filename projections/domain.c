@@ -68,24 +68,7 @@ static void fmt_day(char out[11], int64_t day)
     tz_time_format_date(out, day);
 }
 
-static int year_of(int64_t day)
-{
-    int y;
-    unsigned m, d;
-    tz_time_civil_from_days(day, &y, &m, &d);
-    return y;
-}
 
-/* The day `years` years after day (29 Feb goes to 1 Mar when needed). */
-static int64_t add_years(int64_t day, int years)
-{
-    int y;
-    unsigned m, d;
-    tz_time_civil_from_days(day, &y, &m, &d);
-    if (m == 2 && d == 29 && tz_time_days_in_month(y + years, 2) == 28)
-        return tz_time_days_from_civil(y + years, 3, 1);
-    return tz_time_days_from_civil(y + years, m, d);
-}
 
 /* China time (UTC+8, no daylight saving) date of a recorded_at. */
 static int64_t china_day(uint64_t micros)
@@ -860,8 +843,8 @@ static int complete_dispatch(dctx *d, const char *id, json_t *rec, tz_err *err)
     if (rc != TZ_OK)
         return rc;
     (void)id;
-    return fs_years(d, county, jstr(rec, "person"), year_of(jday(rec, "start")),
-                    year_of(jday(rec, "planned_end")), 1, err);
+    return fs_years(d, county, jstr(rec, "person"), tz_time_year_of(jday(rec, "start")),
+                    tz_time_year_of(jday(rec, "planned_end")), 1, err);
 }
 
 static int complete_attendance(dctx *d, json_t *rec)
@@ -885,10 +868,10 @@ static int end_dispatch(dctx *d, json_t *person, const char *pid, json_t *disp, 
     json_object_set_new(disp, "status", json_string(status));
     json_object_set_new(disp, "ended_seq", json_integer((json_int_t)d->ctx->seq));
     int rc;
-    if (strcmp(jstr(disp, "role"), "first_secretary") == 0 && year_of(end) < year_of(planned)) {
+    if (strcmp(jstr(disp, "role"), "first_secretary") == 0 && tz_time_year_of(end) < tz_time_year_of(planned)) {
         char county[TZ_STATEMENT_ID_MAX + 1];
         if ((rc = village_county(d, jstr(disp, "village"), county, sizeof county, err)) != TZ_OK ||
-            (rc = fs_years(d, county, pid, year_of(end) + 1, year_of(planned), -1, err)) != TZ_OK)
+            (rc = fs_years(d, county, pid, tz_time_year_of(end) + 1, tz_time_year_of(planned), -1, err)) != TZ_OK)
             return rc;
     }
     json_t *copy = json_deep_copy(disp);
@@ -1235,13 +1218,13 @@ static int apply_calendar_adopt(dctx *d, tz_err *err)
 static int load_calendar(dctx *d, int64_t from, int64_t to, tz_calendar *cal, tz_err *err)
 {
     memset(cal, 0, sizeof *cal);
-    for (int y = year_of(from); y <= year_of(to) + 1; y++) {
+    for (int y = tz_time_year_of(from); y <= tz_time_year_of(to) + 1; y++) {
         char year[8];
         snprintf(year, sizeof year, "%04d", y);
         json_t *rec = NULL;
         int rc = s_get1(d, "calendar", year, &rec, err);
         if (rc == TZ_ERR_NOTFOUND) {
-            if (y > year_of(to))
+            if (y > tz_time_year_of(to))
                 break; /* the next year's notice is consulted only when adopted */
             return tz_err_set(err, TZ_ERR_RULE, "calendar: no working-day calendar adopted for "
                               "%d (calendar.adopt it first; days are never guessed)", y);
@@ -1321,7 +1304,7 @@ static int check_eligibility(dctx *d, tz_mission_role role, const char *pid, con
                               "(正式党员); %s is not (%s %s)", role_words(role), pid,
                               d->prof->id, e->clause);
         fmt_day(s, since);
-        if (e->party_years > 0 && add_years(since, e->party_years) > start)
+        if (e->party_years > 0 && tz_time_add_years(since, e->party_years) > start)
             return tz_err_set(err, TZ_ERR_RULE, "dispatch: %s needs at least %d year(s) of party "
                               "membership at the start; %s joined %s, start %s (%s %s)",
                               role_words(role), e->party_years, pid, s, st, d->prof->id,
@@ -1399,7 +1382,7 @@ static int apply_dispatch(dctx *d, tz_err *err)
                         jstr(cur, "village"), jstr(cur, "start"));
         goto out;
     }
-    if (p->term.min_years > 0 && end + 1 < add_years(start, p->term.min_years)) {
+    if (p->term.min_years > 0 && end + 1 < tz_time_add_years(start, p->term.min_years)) {
         char s[11], e[11];
         fmt_day(s, start);
         fmt_day(e, end);
@@ -1730,7 +1713,7 @@ static int apply_spot_check(dctx *d, tz_err *err)
     if (rc != TZ_OK || result == 0)
         goto out;
     char year[8], kc[KEY_MAX];
-    snprintf(year, sizeof year, "%04d", year_of(date));
+    snprintf(year, sizeof year, "%04d", tz_time_year_of(date));
     size_t kcl = skey(kc, "absent", pid, year, NULL);
     rc = s_get(d, kc, kcl, &count, err);
     if (rc == TZ_ERR_NOTFOUND)
@@ -2160,13 +2143,13 @@ static int recall_evidence(dctx *d, const char *reason, const char *clause, cons
                 need = p->assessment.caps[i].absences;
                 break;
             }
-        int rc = absences_in(d, pid, year_of(date), &n, err);
+        int rc = absences_in(d, pid, tz_time_year_of(date), &n, err);
         if (rc != TZ_OK)
             return rc;
         if (n < need)
             return tz_err_set(err, TZ_ERR_RULE, "recall: reason third_absence needs %lld absences "
                               "without reason found in %d; %s has %lld on the ledger (%s %s)",
-                              (long long)need, year_of(date), pid, (long long)n, p->id, clause);
+                              (long long)need, tz_time_year_of(date), pid, (long long)n, p->id, clause);
     } else if (strcmp(reason, "leave_over_30_days") == 0) {
         size_t i;
         json_t *l;
@@ -2189,7 +2172,7 @@ static int recall_evidence(dctx *d, const char *reason, const char *clause, cons
                               jstr(disp, "id"), pid, p->id, clause);
     } else if (strcmp(reason, "grade_incompetent") == 0) {
         int found = 0;
-        for (int y = year_of(jday(disp, "start")); y <= year_of(date) && !found; y++) {
+        for (int y = tz_time_year_of(jday(disp, "start")); y <= tz_time_year_of(date) && !found; y++) {
             json_t *g = NULL;
             int rc = grade_of(d, pid, y, &g, err);
             if (rc != TZ_OK && rc != TZ_ERR_NOTFOUND)

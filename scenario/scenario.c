@@ -99,24 +99,7 @@ static int rng_pct(rng *r, int pct)
 
 /* ---- dates and times ------------------------------------------------------ */
 
-static int year_of(int64_t day)
-{
-    int y;
-    unsigned m, d;
-    tz_time_civil_from_days(day, &y, &m, &d);
-    return y;
-}
 
-/* As domain.c: the day `years` years after day (29 Feb -> 1 Mar when needed). */
-static int64_t add_years(int64_t day, int years)
-{
-    int y;
-    unsigned m, d;
-    tz_time_civil_from_days(day, &y, &m, &d);
-    if (m == 2 && d == 29 && tz_time_days_in_month(y + years, 2) == 28)
-        return tz_time_days_from_civil(y + years, 3, 1);
-    return tz_time_days_from_civil(y + years, m, d);
-}
 
 /* The first day on or after day that is weekday wd (0 = Monday). */
 static int64_t on_or_after(int64_t day, int wd)
@@ -632,14 +615,14 @@ static int person_new(world *w, int u, int role)
     int64_t d0 = w->d0;
     if (role == TZ_MISSION_FIRST_SECRETARY) {
         /* full member for 3 to 28 years: eligible under any profile's party_years */
-        p->party_since = add_years(d0, -rng_range(&w->r, 3, 28)) - rng_below(&w->r, 300);
+        p->party_since = tz_time_add_years(d0, -rng_range(&w->r, 3, 28)) - rng_below(&w->r, 300);
         p->employment = "permanent";
         p->rank = pick_rank(w, TZ_MISSION_FIRST_SECRETARY);
     } else if (role == TZ_MISSION_TEAM_MEMBER) {
         const tz_profile_eligibility *e = &w->prof->eligibility[TZ_MISSION_TEAM_MEMBER];
         int x = rng_below(&w->r, 100);
         if ((e->present && e->party_member) || x < 45)
-            p->party_since = add_years(d0, -rng_range(&w->r, 2 + (e->party_years > 0 ?
+            p->party_since = tz_time_add_years(d0, -rng_range(&w->r, 2 + (e->party_years > 0 ?
                                                                    e->party_years : 0), 22)) -
                              rng_below(&w->r, 300);
         else if (x < 60)
@@ -651,7 +634,7 @@ static int person_new(world *w, int u, int role)
         p->employment = kinds[rng_below(&w->r, 3)];
         p->rank = rng_pct(&w->r, 50) ? "staff" : "none";
         if (rng_pct(&w->r, 40))
-            p->party_since = add_years(d0, -rng_range(&w->r, 2, 15));
+            p->party_since = tz_time_add_years(d0, -rng_range(&w->r, 2, 15));
     }
     if (role >= 0) {
         char name[48], file[80], scope[40], holder[160];
@@ -808,7 +791,7 @@ static void set_dispatch(world *w, person *p, int v, int role, int64_t start, in
     p->village = v;
     p->role = role;
     p->start = start;
-    p->planned_end = add_years(start, 2) - 1;
+    p->planned_end = tz_time_add_years(start, 2) - 1;
     p->dispatch_day = dday;
     if (p->grant_day == 0)
         p->grant_day = dday - 2;
@@ -847,7 +830,7 @@ static void plan_people(world *w)
         }
     }
     int ninitial = w->nppl;
-    int y1 = year_of(w->d0) + (w->start_month > 4);
+    int y1 = tz_time_year_of(w->d0) + (w->start_month > 4);
     const tz_profile *p = w->prof;
     int has_third = 0, has_health = 0, has_leave = 0, has_incompetent = 0;
     for (size_t i = 0; i < p->recall.nreasons; i++) {
@@ -885,7 +868,7 @@ static void plan_people(world *w)
             continue;
         person *out = &w->ppl[pi];
         /* the outgoing term: two years ending about six weeks after the handover starts */
-        int64_t start = add_years(hs + 45, -2);
+        int64_t start = tz_time_add_years(hs + 45, -2);
         set_dispatch(w, out, out->village, out->role, start, out->dispatch_day);
         out->script = SCRIPT_ROTATE_OUT;
         out->script_day = hs;
@@ -924,7 +907,7 @@ static void plan_people(world *w)
         if (day < w->d0 + 60 || day + 45 > w->d1)
             continue;
         if (recalls[k].script == SCRIPT_INCOMPETENT &&
-            tz_time_days_from_civil(year_of(day) - 1, 1, 1) < w->d0)
+            tz_time_days_from_civil(tz_time_year_of(day) - 1, 1, 1) < w->d0)
             continue; /* graded 不称职 for a whole year of the story first */
         int pi = -1;
         for (int tries = 0; tries < 200 && pi < 0; tries++) {
@@ -1032,7 +1015,7 @@ static int64_t random_p_day(world *w, const person *p, int64_t from, int64_t to)
 static void add_absence(world *w, person *p, int64_t day)
 {
     *code_at(w, p, day) = 'A';
-    int y = year_of(day) - year_of(w->d0);
+    int y = tz_time_year_of(day) - tz_time_year_of(w->d0);
     if (y >= 0 && y < MAX_YEARS)
         p->absences[y]++;
     absent_check *a = grow(w, w->absent, sizeof *w->absent, &w->capabsent, w->nabsent + 1);
@@ -1111,7 +1094,7 @@ static void plan_codes(world *w)
         person *p = &w->ppl[i];
         if (p->role < 0 || p->script == SCRIPT_THIRD_ABSENCE)
             continue;
-        for (int y = year_of(w->d0); y <= year_of(w->d1); y++) {
+        for (int y = tz_time_year_of(w->d0); y <= tz_time_year_of(w->d1); y++) {
             int x = rng_below(&w->r, 100);
             int n = x < 72 ? 0 : x < 92 ? 1 : 2;
             if (n >= need)
@@ -1351,7 +1334,7 @@ static void plan_leaves(world *w)
             int days = w->prof->leave.recall_over_days + rng_range(&w->r, 5, 12);
             plan_leave(w, x, x->script_day, days, 0, 0, "父亲重病, 需长期陪护治疗");
         }
-        for (int y = year_of(w->d0); y <= year_of(w->d1); y++) {
+        for (int y = tz_time_year_of(w->d0); y <= tz_time_year_of(w->d1); y++) {
             int n = rng_pct(&w->r, 35) + rng_pct(&w->r, 10);
             int64_t ylo = tz_time_days_from_civil(y, 1, 1), yhi = tz_time_days_from_civil(y, 12, 31);
             if (ylo < lo)
@@ -1644,11 +1627,11 @@ static void plan_recalls(world *w)
 static void plan_assessments(world *w)
 {
     const tz_profile *p = w->prof;
-    for (int y = year_of(w->d0); y <= year_of(w->d1) && w->rc == TZ_OK; y++) {
+    for (int y = tz_time_year_of(w->d0); y <= tz_time_year_of(w->d1) && w->rc == TZ_OK; y++) {
         int64_t y0 = tz_time_days_from_civil(y, 1, 1), y1 = tz_time_days_from_civil(y, 12, 31);
         if (y1 > w->d1 || y0 < w->d0)
             continue;
-        int yi = y - year_of(w->d0);
+        int yi = y - tz_time_year_of(w->d0);
         int nfs = 0, excellent = 0;
         for (int i = 0; i < w->nppl; i++)
             nfs += w->ppl[i].role == TZ_MISSION_FIRST_SECRETARY;
@@ -1667,7 +1650,7 @@ static void plan_assessments(world *w)
                 grade = TZ_GRADE_COMPETENT;
             if (x->end_kind == END_RECALL && grade == TZ_GRADE_EXCELLENT)
                 grade = TZ_GRADE_COMPETENT;
-            if (x->script == SCRIPT_INCOMPETENT && year_of(x->end) == y + 1)
+            if (x->script == SCRIPT_INCOMPETENT && tz_time_year_of(x->end) == y + 1)
                 grade = TZ_GRADE_INCOMPETENT;
             int absences = yi >= 0 && yi < MAX_YEARS ? x->absences[yi] : 0;
             for (size_t c = 0; c < p->assessment.ncaps; c++) {
@@ -1680,7 +1663,7 @@ static void plan_assessments(world *w)
                     grade = cap->max_grade;
             }
             if (p->assessment.recalled_max_grade != TZ_GRADE_NONE && x->end_kind == END_RECALL &&
-                year_of(x->end) == y && grade > p->assessment.recalled_max_grade)
+                tz_time_year_of(x->end) == y && grade > p->assessment.recalled_max_grade)
                 grade = p->assessment.recalled_max_grade;
             if (grade == TZ_GRADE_EXCELLENT && x->role == TZ_MISSION_FIRST_SECRETARY)
                 excellent++;
@@ -2075,7 +2058,7 @@ static int plan(world *w, const tz_scenario_options *o, int ntw, int nvil, tz_er
         (rc = load_json(&w->profile_doc, o->profile_path, "profile", err)) != TZ_OK ||
         (rc = load_json(&w->calendar_doc, o->calendar_path, "calendar", err)) != TZ_OK)
         return rc;
-    for (int y = year_of(w->d0); y <= year_of(w->d1); y++)
+    for (int y = tz_time_year_of(w->d0); y <= tz_time_year_of(w->d1); y++)
         if (tz_calendar_find(w->cal, y) == NULL)
             return tz_err_set(err, TZ_ERR_INPUT, "calendar %s: no notice for %d, a year of the "
                               "story", o->calendar_path, y);
@@ -2177,8 +2160,8 @@ int tz_scenario_generate(const char *dir, const tz_scenario_options *opt, tz_sce
         st->cadres += p->role >= 0;
         st->never_dispatched += p->role < 0;
         for (int y = 0; p->role >= 0 && y < MAX_YEARS; y++) {
-            int64_t y0 = tz_time_days_from_civil(year_of(w->d0) + y, 1, 1);
-            int64_t y1 = tz_time_days_from_civil(year_of(w->d0) + y, 12, 31);
+            int64_t y0 = tz_time_days_from_civil(tz_time_year_of(w->d0) + y, 1, 1);
+            int64_t y1 = tz_time_days_from_civil(tz_time_year_of(w->d0) + y, 12, 31);
             if (y0 > w->d1 || p->start > y1 || last_day(p) < y0)
                 continue;
             st->cadres_absent[p->absences[y] < 3 ? p->absences[y] : 3]++;

@@ -138,6 +138,24 @@ void tz_time_civil_from_days(int64_t days, int *year, unsigned *month, unsigned 
     *year = (int)y;
 }
 
+int tz_time_year_of(int64_t days)
+{
+    int64_t y;
+    unsigned m, d;
+    civil_from_days(days, &y, &m, &d);
+    return (int)y;
+}
+
+int64_t tz_time_add_years(int64_t days, int years)
+{
+    int64_t y;
+    unsigned m, d;
+    civil_from_days(days, &y, &m, &d);
+    if (m == 2 && d == 29 && tz_time_days_in_month((int)y + years, 2) == 28)
+        return tz_time_days_from_civil(y + years, 3, 1);
+    return tz_time_days_from_civil(y + years, m, d);
+}
+
 unsigned tz_time_days_in_month(int year, unsigned month)
 {
     static const unsigned len[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};

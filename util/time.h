@@ -46,6 +46,13 @@ void tz_time_format_date(char out[11], int64_t days);
 /* The calendar date of days since 1970-01-01. */
 void tz_time_civil_from_days(int64_t days, int *year, unsigned *month, unsigned *day);
 
+/* The year of days since 1970-01-01. */
+int tz_time_year_of(int64_t days);
+
+/* The same month and day `years` years later (29 February becomes 1 March
+ * in a year without it), as days since 1970-01-01. */
+int64_t tz_time_add_years(int64_t days, int years);
+
 /* 28..31 for a valid month, 0 otherwise. */
 unsigned tz_time_days_in_month(int year, unsigned month);
 
