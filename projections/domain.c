@@ -566,6 +566,9 @@ static int any_holds(const tz_apply_ctx *ctx, const char *role, const target *t)
 static int need_any(dctx *d, const tz_profile_roles *roles, const target *t, const char *what,
                     const char *clause, tz_err *err)
 {
+    if (roles->n == 0)
+        return tz_err_set(err, TZ_ERR_RULE, "%s: %s names no office that signs it (the profile "
+                          "has no such procedure)", d->type, d->prof->id);
     for (size_t r = 0; r < roles->n; r++)
         if (any_holds(d->ctx, roles->names[r], t))
             return TZ_OK;

@@ -1092,6 +1092,55 @@ START_TEST(test_no_profile_in_force)
 }
 END_TEST
 
+
+/* The rules every profile has, under each profile in turn: the approval
+ * chain, 双签字 completed by cosign, who may spot-check, and the grounds of
+ * recall. A profile without a procedure refuses the record and says so. */
+START_TEST(test_rules_under_each_profile)
+{
+    static const struct {
+        const char *profile, *chain, *spot_ok, *recall_ok, *recall_reason;
+    } cases[] = {
+        {"shiquan-2021", "county", "tsec-cg", "unit-u1", "health"},
+        {"guizhou-2018", "unit-u1,county,countysec,citysec", "tcom-cg", "county", NULL},
+        {"guyuan-2018", "county", "city", "unit-u1", "not_competent"},
+        {"daan-2017", "county", NULL, "unit-u1", "discipline"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        world_up(cases[i].profile);
+        OK(cases[i].chain, "dispatch", "d/fs1", "2024-01-02", "{\"person\":\"fs1\",\"village\":"
+           "\"v1\",\"unit\":\"u1\",\"role\":\"first_secretary\",\"start\":\"2024-01-02\","
+           "\"planned_end\":\"2026-01-01\"}");
+        REC_IS("d/fs1", "status", "active");
+        char days[40];
+        OK("tsec-cg", "attendance", "a/1", "2024-03-01", "{\"person\":\"fs1\",\"month\":"
+           "\"2024-02\",\"days\":\"%s\"}", month_codes(days, 29, NULL));
+        REC_IS("a/1", "status", "pending");
+        ck_assert_int_eq(cosign("vsec-v1", W.seq, "2024-03-02"), TZ_OK);
+        REC_IS("a/1", "status", "complete");
+        if (cases[i].spot_ok != NULL) {
+            OK(cases[i].spot_ok, "spot_check", NULL, "2024-03-05", "{\"person\":\"fs1\","
+               "\"date\":\"2024-03-05\",\"result\":\"present\"}");
+            char want[64];
+            snprintf(want, sizeof want, "(%s ", cases[i].profile);
+            REJECT(TZ_ERR_FORBIDDEN, want, "vsec-v1", "spot_check", NULL, "2024-03-06",
+                   "{\"person\":\"fs1\",\"date\":\"2024-03-06\",\"result\":\"absent\"}");
+        } else {
+            REJECT(TZ_ERR_RULE, "names no office that signs it", "insp", "spot_check", NULL,
+                   "2024-03-06", "{\"person\":\"fs1\",\"date\":\"2024-03-06\",\"result\":"
+                   "\"absent\"}");
+        }
+        REJECT(TZ_ERR_RULE, "is not a ground for ending a term", cases[i].recall_ok, "recall",
+               NULL, "2024-05-01", "{\"person\":\"fs1\",\"dispatch\":\"d/fs1\",\"reason\":"
+               "\"promotion\",\"date\":\"2024-05-01\"}");
+        if (cases[i].recall_reason != NULL)
+            OK(cases[i].recall_ok, "recall", NULL, "2024-05-01", "{\"person\":\"fs1\",\"dispatch\":"
+               "\"d/fs1\",\"reason\":\"%s\",\"date\":\"2024-05-01\"}", cases[i].recall_reason);
+        world_down();
+    }
+}
+END_TEST
+
 /* ---- tampering with derived state -------------------------------------------- */
 
 START_TEST(test_tampered_state_detected)
@@ -1236,6 +1285,7 @@ static Suite *domain_suite(void)
     tcase_add_test(tc, test_no_profile_in_force);
     tcase_add_test(tc, test_tampered_state_detected);
     tcase_add_test(tc, test_hostile_bodies);
+    tcase_add_test(tc, test_rules_under_each_profile);
     suite_add_tcase(s, tc);
     return s;
 }
