@@ -272,6 +272,17 @@ static int replay(verifier *v, const tz_verify_options *opt, uint64_t head_size,
 
 static void describe_index_key(char *out, size_t cap, const uint8_t *k, size_t len)
 {
+    if (len > 11 && k[0] == 'v' && k[1] == 0 && k[len - 9] == 0) {
+        /* a projection version: v \0 view \0 subject \0 ~seq */
+        char text[160];
+        size_t n = 0;
+        for (size_t i = 2; i < len - 9 && n + 1 < sizeof text; i++)
+            text[n++] = k[i] == 0 ? '/' : (char)k[i];
+        text[n] = '\0';
+        snprintf(out, cap, "%s@%llu", text,
+                 (unsigned long long)~tz_store_u64_from_key(k + len - 8));
+        return;
+    }
     size_t p = 0;
     while (p < len && k[p] != 0)
         p++;
@@ -286,11 +297,13 @@ static void describe_index_key(char *out, size_t cap, const uint8_t *k, size_t l
         snprintf(out, cap, "%.*s/%s", (int)(p < 16 ? p : 16), (const char *)k, hex);
 }
 
-/* Compares the scratch index with the stored one, record by record. */
-static int compare_index(verifier *v, tz_err *err)
+/* Compares a derived column family of the scratch store (the index, the
+ * projections) with the stored one, record by record. what names a
+ * record in messages ("index record"). */
+static int compare_derived(verifier *v, tz_cf cf, const char *what, tz_err *err)
 {
-    tz_store_iter *a = tz_store_iter_new(v->scratch, TZ_CF_INDEX, NULL, 0);
-    tz_store_iter *b = tz_store_iter_new(v->store, TZ_CF_INDEX, NULL, 0);
+    tz_store_iter *a = tz_store_iter_new(v->scratch, cf, NULL, 0);
+    tz_store_iter *b = tz_store_iter_new(v->store, cf, NULL, 0);
     int rc = TZ_OK;
     if (a == NULL || b == NULL) {
         rc = tz_err_set(err, TZ_ERR_NOMEM, "verify: out of memory");
@@ -317,13 +330,13 @@ static int compare_index(verifier *v, tz_err *err)
             const uint8_t *va = tz_store_iter_value(a, &va_len);
             int has = tz_apply_value_seq(va, va_len, &seq) == TZ_OK;
             describe_index_key(name, sizeof name, ka, ka_len);
-            bad(v, has, seq, "index record %s written by entry %llu is missing from the store",
+            bad(v, has, seq, "%s %s written by entry %llu is missing from the store", what,
                 name, (unsigned long long)seq);
             tz_store_iter_next(a);
         } else if (cmp > 0) {
             /* Its own "seq" was written by whoever planted it: not evidence. */
             describe_index_key(name, sizeof name, kb, kb_len);
-            bad(v, 0, 0, "index record %s was not produced by any entry (added by hand)", name);
+            bad(v, 0, 0, "%s %s was not produced by any entry (added by hand)", what, name);
             tz_store_iter_next(b);
         } else {
             const uint8_t *va = tz_store_iter_value(a, &va_len);
@@ -331,8 +344,8 @@ static int compare_index(verifier *v, tz_err *err)
             if (va_len != vb_len || memcmp(va, vb, va_len) != 0) {
                 int has = tz_apply_value_seq(va, va_len, &seq) == TZ_OK;
                 describe_index_key(name, sizeof name, ka, ka_len);
-                bad(v, has, seq, "index record %s differs from the replay (last written by entry "
-                    "%llu)", name, (unsigned long long)seq);
+                bad(v, has, seq, "%s %s differs from the replay (last written by entry %llu)",
+                    what, name, (unsigned long long)seq);
             }
             tz_store_iter_next(a);
             tz_store_iter_next(b);
@@ -524,7 +537,8 @@ int tz_verify_ledger(const char *dir, const tz_verify_options *options, tz_verif
                     (unsigned long long)last_recorded_at);
         }
         if ((rc = check_extra_nodes(&v, size, err)) != TZ_OK ||
-            (rc = compare_index(&v, err)) != TZ_OK) {
+            (rc = compare_derived(&v, TZ_CF_INDEX, "index record", err)) != TZ_OK ||
+            (rc = compare_derived(&v, TZ_CF_PROJECTIONS, "projection record", err)) != TZ_OK) {
             free(cp_note);
             goto out;
         }

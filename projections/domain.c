@@ -34,6 +34,7 @@
 #include "ledger/codec.h"
 #include "ledger/entry.h"
 #include "projections/calendar.h"
+#include "projections/view.h"
 #include "util/encoding.h"
 #include "util/time.h"
 
@@ -392,6 +393,66 @@ static int need_profile(dctx *d, tz_err *err)
     }
     d->prof = dst;
     return TZ_OK;
+}
+
+int tz_domain_profile_at(tz_store *store, uint64_t as_of, int64_t day, tz_profile *out,
+                         tz_err *err)
+{
+    uint8_t *val = NULL;
+    size_t len = 0;
+    int rc = tz_store_get(store, TZ_CF_INDEX, "policy", 6, &val, &len, err);
+    if (rc == TZ_ERR_NOTFOUND)
+        return tz_err_set(err, TZ_ERR_NOTFOUND, "no policy profile was ever adopted");
+    if (rc != TZ_OK)
+        return rc;
+    msgpack_zone zone;
+    if (!msgpack_zone_init(&zone, 4096)) {
+        tz_store_free(val);
+        return tz_err_set(err, TZ_ERR_NOMEM, "policy: out of memory");
+    }
+    msgpack_object o;
+    json_t *pol = NULL;
+    if (tz_codec_decode(&o, &zone, val, len, NULL) == TZ_OK)
+        pol = tz_codec_to_json(&o, NULL);
+    msgpack_zone_destroy(&zone);
+    tz_store_free(val);
+    json_t *best = NULL, *a;
+    size_t i;
+    json_array_foreach(json_object_get(pol, "adoptions"), i, a) {
+        const char *eff = json_string_value(json_array_get(a, 0));
+        int64_t d;
+        if (eff != NULL && tz_time_parse_date(eff, strlen(eff), "effective", &d, NULL) == TZ_OK &&
+            d <= day && (uint64_t)json_integer_value(json_array_get(a, 1)) <= as_of)
+            best = a;
+    }
+    if (best == NULL) {
+        json_decref(pol);
+        return tz_err_set(err, TZ_ERR_NOTFOUND, "no policy profile was in force then");
+    }
+    uint64_t seq = (uint64_t)json_integer_value(json_array_get(best, 1));
+    uint8_t key[8], *raw = NULL;
+    json_decref(pol);
+    tz_store_key_u64(key, seq);
+    if ((rc = tz_store_get(store, TZ_CF_ENTRIES, key, 8, &raw, &len, err)) != TZ_OK)
+        return rc;
+    tz_entry e;
+    tz_statement st;
+    if (!msgpack_zone_init(&zone, 8192)) {
+        tz_store_free(raw);
+        return tz_err_set(err, TZ_ERR_NOMEM, "policy: out of memory");
+    }
+    rc = tz_entry_decode(&e, raw, len, err);
+    if (rc == TZ_OK)
+        rc = tz_statement_decode(&st, &zone, e.statement, e.statement_len, err);
+    if (rc == TZ_OK) {
+        const msgpack_object *p = tz_codec_map_get(st.body, "profile");
+        rc = p == NULL ? tz_err_set(err, TZ_ERR_IO, "policy: adoption %llu has no profile",
+                                    (unsigned long long)seq)
+                       : tz_profile_parse(out, p, err);
+    }
+    msgpack_zone_destroy(&zone);
+    tz_store_free(raw);
+    return rc;
 }
 
 /* ---- offices, scopes and signers ----------------------------------------- */
@@ -833,6 +894,307 @@ static int village_county(dctx *d, const char *village, char *out, size_t cap, t
     return TZ_OK;
 }
 
+/* ---- projections (docs/PROJECTIONS.md) ----------------------------------- */
+
+/* A finding: {code, text, clause?}. */
+static json_t *finding(const char *code, const char *clause, const char *fmt, ...)
+    TZ_PRINTF(3, 4);
+static json_t *finding(const char *code, const char *clause, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    json_t *f = json_pack("{s:s,s:s}", "code", code, "text", text);
+    if (clause != NULL && clause[0] != '\0')
+        json_object_set_new(f, "clause", json_string(clause));
+    return f;
+}
+
+/* "shiquan-2021 §13(2)" as a new JSON string ("" when the clause is empty). */
+static json_t *cite(const dctx *d, const char *clause)
+{
+    char buf[TZ_PROFILE_ID_MAX + TZ_CLAUSE_MAX + 2] = "";
+    if (clause != NULL && clause[0] != '\0')
+        snprintf(buf, sizeof buf, "%s %s", d->prof->id, clause);
+    return json_string(buf);
+}
+
+/* The explain list of a record: the seqs that wrote it, this one last. */
+static void touch(dctx *d, json_t *rec)
+{
+    json_t *h = json_object_get(rec, "history");
+    if (h == NULL) {
+        h = json_array();
+        json_object_set_new(rec, "history", h);
+    }
+    json_int_t last = json_integer_value(json_array_get(h, json_array_size(h) - 1));
+    if (json_array_size(h) == 0 || last != (json_int_t)d->ctx->seq)
+        json_array_append_new(h, json_integer((json_int_t)d->ctx->seq));
+}
+
+static int view_put2(dctx *d, const char *view, const char *a, const char *b, json_t *doc,
+                     tz_err *err)
+{
+    char subject[TZ_VIEW_KEY_MAX];
+    size_t sl = tz_view_subject(subject, sizeof subject, a, b, NULL);
+    if (sl == 0)
+        return tz_err_set(err, TZ_ERR_INPUT, "%s: ids too long for a projection key", view);
+    return tz_view_put(d->ctx->batch, view, subject, sl, d->ctx->seq, doc, err);
+}
+
+static const char *name_of(dctx *d, const char *kind, const char *id, const char *field,
+                           char *buf, size_t cap)
+{
+    json_t *r = NULL;
+    buf[0] = '\0';
+    if (s_get1(d, kind, id, &r, NULL) == TZ_OK)
+        snprintf(buf, cap, "%s", jstr(r, field));
+    json_decref(r);
+    return buf;
+}
+
+static int emit_dispatch(dctx *d, const char *id, const json_t *rec, tz_err *err)
+{
+    char name[FIELD_MAX + 1], township[TZ_STATEMENT_ID_MAX + 1], level[16];
+    json_t *doc = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:O}",
+                            "dispatch", id, "person", jstr(rec, "person"), "name",
+                            name_of(d, "person", jstr(rec, "person"), "name", name, sizeof name),
+                            "village", jstr(rec, "village"), "township",
+                            name_of(d, "village", jstr(rec, "village"), "township", township,
+                                    sizeof township),
+                            "unit", jstr(rec, "unit"), "unit_level",
+                            name_of(d, "unit", jstr(rec, "unit"), "level", level, sizeof level),
+                            "role", jstr(rec, "role"), "start", jstr(rec, "start"),
+                            "planned_end", jstr(rec, "planned_end"), "status",
+                            jstr(rec, "status"), "explain", json_object_get(rec, "history"));
+    static const char *const copy[] = {"end", "recall_reason", "handover", "approved_seq"};
+    for (size_t i = 0; i < sizeof copy / sizeof copy[0]; i++)
+        if (json_object_get(rec, copy[i]) != NULL)
+            json_object_set(doc, copy[i], json_object_get(rec, copy[i]));
+    int64_t end = jday(rec, "end");
+    json_object_set_new(doc, "cut_short", json_boolean(end != INT64_MIN &&
+                                                       end < jday(rec, "planned_end")));
+    int rc = view_put2(d, "roster", jstr(rec, "village"), id, doc, err);
+    if (rc == TZ_OK)
+        rc = view_put2(d, "term", jstr(rec, "person"), id, doc, err);
+    json_decref(doc);
+    return rc;
+}
+
+static int emit_attendance(dctx *d, const json_t *rec, tz_err *err)
+{
+    const char *days = jstr(rec, "days");
+    int n[128] = {0};
+    for (const char *c = days; *c; c++)
+        n[(unsigned char)*c & 127]++;
+    int counts_b = json_is_true(json_object_get(rec, "counts_b"));
+    int in_village = n['P'] + (counts_b ? n['B'] : 0);
+    int complete = strcmp(jstr(rec, "status"), "complete") == 0;
+    json_t *doc = json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:s,s:O}", "village",
+                            jstr(rec, "village"), "dispatch", jstr(rec, "dispatch"), "days", days,
+                            "in_village", in_village, "official_business", n['B'], "rest", n['R'],
+                            "leave", n['L'], "absent", n['A'], "not_stationed", n['-'], "status",
+                            jstr(rec, "status"), "explain", json_object_get(rec, "history"));
+    json_t *findings = json_array();
+    char missing[512];
+    need_label(rec, missing, sizeof missing);
+    json_object_set_new(doc, "missing", json_copy(json_object_get(rec, "need")));
+    static const char *const copy[] = {"due", "completed", "late", "min_days", "rate_fen"};
+    for (size_t i = 0; i < sizeof copy / sizeof copy[0]; i++)
+        if (json_object_get(rec, copy[i]) != NULL)
+            json_object_set(doc, copy[i], json_object_get(rec, copy[i]));
+    if (!complete)
+        json_array_append_new(findings, finding("unsigned", jstr(rec, "sign_clause"), "the sheet "
+                                                "awaits %s; it does not count until signed",
+                                                missing));
+    if (json_is_true(json_object_get(rec, "late")))
+        json_array_append_new(findings, finding("late", jstr(rec, "due_rule"), "completed %s, "
+                                                "after the due date %s", jstr(rec, "completed"),
+                                                jstr(rec, "due")));
+    json_int_t min = json_integer_value(json_object_get(rec, "min_days"));
+    if (min > 0 && n['-'] == 0 && in_village < min)
+        json_array_append_new(findings, finding("under_min_days", jstr(rec, "min_days_clause"),
+                                                "%d days in the village, fewer than %lld",
+                                                in_village, (long long)min));
+    json_int_t rate = json_integer_value(json_object_get(rec, "rate_fen"));
+    if (json_object_get(rec, "rate_fen") != NULL)
+        json_object_set_new(doc, "allowance_fen", json_integer(complete ? rate * in_village : 0));
+    json_object_set_new(doc, "findings", findings);
+    int rc = view_put2(d, "attendance", jstr(rec, "person"), jstr(rec, "month"), doc, err);
+    json_decref(doc);
+    return rc;
+}
+
+static int emit_leave(dctx *d, const char *id, const json_t *rec, tz_err *err)
+{
+    json_t *doc = json_pack("{s:s,s:s,s:O,s:s,s:O}", "from", jstr(rec, "from"), "to",
+                            jstr(rec, "to"), "days", json_object_get(rec, "days"), "status",
+                            jstr(rec, "status"), "explain", json_object_get(rec, "history"));
+    static const char *const copy[] = {"approver_role", "applicant_role", "copy_to", "returned",
+                                       "overdue_days", "tier_clause", "reason"};
+    for (size_t i = 0; i < sizeof copy / sizeof copy[0]; i++)
+        if (json_object_get(rec, copy[i]) != NULL)
+            json_object_set(doc, copy[i], json_object_get(rec, copy[i]));
+    json_t *findings = json_array();
+    const char *status = jstr(rec, "status");
+    if (json_object_get(rec, "recall_required") != NULL && strcmp(status, "refused") != 0)
+        json_array_append_new(findings, finding("recall_required",
+                                                jstr(rec, "recall_required"), "%lld consecutive "
+                                                "days of leave: the cadre is recalled and a "
+                                                "replacement dispatched", (long long)
+                                                json_integer_value(json_object_get(rec, "days"))));
+    if (json_object_get(rec, "overdue_days") != NULL)
+        json_array_append_new(findings, finding("overdue", jstr(rec, "tier_clause"), "back %lld "
+                                                "day(s) after the approved leave ended: days "
+                                                "absent without approved leave", (long long)
+                                                json_integer_value(json_object_get(
+                                                    rec, "overdue_days"))));
+    json_object_set_new(doc, "findings", findings);
+    int rc = view_put2(d, "leave", jstr(rec, "person"), id, doc, err);
+    json_decref(doc);
+    return rc;
+}
+
+static int emit_handover(dctx *d, const char *id, const json_t *rec, tz_err *err)
+{
+    json_t *doc = json_pack("{s:s,s:s,s:s,s:s,s:O,s:O}", "outgoing", jstr(rec, "outgoing"),
+                            "incoming", jstr(rec, "incoming"), "start", jstr(rec, "start"),
+                            "status", jstr(rec, "status"), "min_working_days",
+                            json_object_get(rec, "min_working_days"), "explain",
+                            json_object_get(rec, "history"));
+    static const char *const copy[] = {"completed", "working_days", "clause", "complete"};
+    for (size_t i = 0; i < sizeof copy / sizeof copy[0]; i++)
+        if (json_object_get(rec, copy[i]) != NULL)
+            json_object_set(doc, copy[i], json_object_get(rec, copy[i]));
+    json_t *findings = json_array();
+    if (strcmp(jstr(rec, "status"), "abandoned") == 0)
+        json_array_append_new(findings, finding("abandoned", jstr(rec, "clause"), "the outgoing "
+                                                "cadre %s left (recalled) before the handover "
+                                                "was complete", jstr(rec, "outgoing")));
+    json_object_set_new(doc, "findings", findings);
+    int rc = view_put2(d, "handover", jstr(rec, "village"), id, doc, err);
+    json_decref(doc);
+    return rc;
+}
+
+static const char *grade_or_null(tz_grade g)
+{
+    return g == TZ_GRADE_NONE ? NULL : tz_grade_name(g);
+}
+
+/* Absences without reason of a cadre-year and the consequences reached
+ * under the profile in force (d->prof). count: the state record. */
+static int emit_absence(dctx *d, const char *pid, const char *year, const json_t *count,
+                        tz_err *err)
+{
+    json_int_t n = json_integer_value(json_object_get(count, "count"));
+    json_t *checks = json_array(), *explain = json_array(), *cons = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(count, "checks"), i, v) {
+        json_array_append_new(checks, json_pack("[O,O]", json_array_get(json_object_get(
+                                                    count, "dates"), i), v));
+    }
+    json_array_foreach(json_object_get(count, "seqs"), i, v)
+        json_array_append(explain, v);
+    json_array_append_new(explain, json_integer((json_int_t)d->ctx->seq));
+    for (i = 0; i < d->prof->assessment.ncaps; i++) {
+        const tz_profile_absence_cap *c = &d->prof->assessment.caps[i];
+        if (n < c->absences)
+            continue;
+        json_t *one = json_pack("{s:i,s:b,s:o}", "from", c->absences, "recall", c->recall,
+                                "clause", cite(d, c->clause));
+        if (grade_or_null(c->max_grade))
+            json_object_set_new(one, "max_grade", json_string(tz_grade_name(c->max_grade)));
+        if (grade_or_null(c->forced_grade))
+            json_object_set_new(one, "forced_grade", json_string(tz_grade_name(c->forced_grade)));
+        json_array_append_new(cons, one);
+    }
+    json_t *doc = json_pack("{s:I,s:o,s:o,s:o}", "count", n, "checks", checks, "consequences",
+                            cons, "explain", explain);
+    int rc = view_put2(d, "absence", pid, year, doc, err);
+    json_decref(doc);
+    return rc;
+}
+
+/* A recall, its consequences for the person, and the unit's recalls of
+ * that year (two within one year is a finding). disp: the dispatch record
+ * with "id". */
+static int emit_recall(dctx *d, const char *pid, const json_t *disp, const char *reason,
+                       const char *clause, tz_err *err)
+{
+    const tz_profile *p = d->prof;
+    const char *date = jstr(d->body, "date");
+    char year[8];
+    snprintf(year, sizeof year, "%.4s", date);
+    json_t *cons = json_array();
+    if (p->assessment.recalled_max_grade != TZ_GRADE_NONE)
+        json_array_append_new(cons, json_pack("{s:s,s:s,s:s,s:o}", "code", "grade_capped",
+                                              "year", year, "max_grade",
+                                              tz_grade_name(p->assessment.recalled_max_grade),
+                                              "clause", cite(d, p->assessment.recalled_clause)));
+    json_t *explain = json_deep_copy(json_object_get(disp, "history"));
+    if (explain == NULL)
+        explain = json_array();
+    json_array_append_new(explain, json_integer((json_int_t)d->ctx->seq));
+    json_t *doc = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o}", "dispatch", jstr(disp, "id"), "unit",
+                            jstr(disp, "unit"), "date", date, "reason", reason, "clause",
+                            cite(d, clause), "consequences", cons, "explain", explain);
+    int rc = view_put2(d, "recall", pid, jstr(disp, "id"), doc, err);
+    json_decref(doc);
+    if (rc != TZ_OK)
+        return rc;
+    /* the unit's recalls of the year */
+    const char *unit = jstr(disp, "unit");
+    char k[KEY_MAX];
+    size_t kl = skey(k, "urecall", unit, year, NULL);
+    json_t *u = NULL;
+    rc = s_get(d, k, kl, &u, err);
+    if (rc == TZ_ERR_NOTFOUND)
+        u = json_pack("{s:[],s:[]}", "recalls", "seqs");
+    else if (rc != TZ_OK)
+        return rc;
+    json_array_append_new(json_object_get(u, "recalls"),
+                          json_pack("[s,s,s,s]", pid, jstr(disp, "id"), date, reason));
+    json_array_append_new(json_object_get(u, "seqs"), json_integer((json_int_t)d->ctx->seq));
+    if ((rc = s_put(d, k, kl, u, err)) == TZ_OK) {
+        size_t n = json_array_size(json_object_get(u, "recalls"));
+        json_t *findings = json_array();
+        if (n >= 2)
+            json_array_append_new(findings, finding("two_recalls", NULL, "%zu cadres of unit %s "
+                                                    "recalled in %s", n, unit, year));
+        json_t *ud = json_pack("{s:s,s:s,s:O,s:I,s:o,s:O}", "unit", unit, "year", year,
+                               "recalls", json_object_get(u, "recalls"), "count", (json_int_t)n,
+                               "findings", findings, "explain", json_object_get(u, "seqs"));
+        rc = view_put2(d, "unit_recalls", unit, year, ud, err);
+        json_decref(ud);
+    }
+    json_decref(u);
+    return rc;
+}
+
+/* Writes a record of statement id and its projections; every record write
+ * goes through here so the views can never lag the state. */
+static int put_rec(dctx *d, const char *id, json_t *rec, tz_err *err)
+{
+    touch(d, rec);
+    int rc = s_put1(d, "rec", id, rec, err);
+    if (rc != TZ_OK)
+        return rc;
+    const char *type = jstr(rec, "type");
+    if (strcmp(type, "dispatch") == 0)
+        return emit_dispatch(d, id, rec, err);
+    if (strcmp(type, "attendance") == 0)
+        return emit_attendance(d, rec, err);
+    if (strcmp(type, "leave") == 0)
+        return emit_leave(d, id, rec, err);
+    if (strcmp(type, "handover") == 0)
+        return emit_handover(d, id, rec, err);
+    return TZ_OK;
+}
+
 /* ---- completions (when a record's last needed signature arrives) --------- */
 
 static int complete_dispatch(dctx *d, const char *id, json_t *rec, tz_err *err)
@@ -879,7 +1241,7 @@ static int end_dispatch(dctx *d, json_t *person, const char *pid, json_t *disp, 
     }
     json_t *copy = json_deep_copy(disp);
     json_object_del(copy, "id");
-    rc = s_put1(d, "rec", id, copy, err);
+    rc = put_rec(d, id, copy, err);
     json_decref(copy);
     if (rc != TZ_OK)
         return rc;
@@ -898,7 +1260,7 @@ static int complete_handover(dctx *d, json_t *rec, tz_err *err)
     if (rc == TZ_OK) {
         json_object_set_new(h, "status", json_string("complete"));
         json_object_set_new(h, "completed", json_string(jstr(rec, "date")));
-        rc = s_put1(d, "rec", hid, h, err);
+        rc = put_rec(d, hid, h, err);
     }
     const char *out = jstr(h, "outgoing");
     if (rc == TZ_OK)
@@ -1411,7 +1773,7 @@ static int apply_dispatch(dctx *d, tz_err *err)
                                p->dispatch_approval[role].clause, "dispatching_unit",
                                err)) != TZ_OK ||
         (rc = maybe_complete(d, d->id, rec, err)) != TZ_OK ||
-        (rc = s_put1(d, "rec", d->id, rec, err)) != TZ_OK)
+        (rc = put_rec(d, d->id, rec, err)) != TZ_OK)
         goto out;
     json_t *list = json_object_get(person, "dispatches");
     if (list == NULL) {
@@ -1639,14 +2001,31 @@ static int apply_attendance(dctx *d, tz_err *err)
         unsigned last = tz_time_days_in_month(dy, (unsigned)dm);
         unsigned due_d = (unsigned)p->attendance.due_day < last ? (unsigned)p->attendance.due_day : last;
         jset_day(rec, "due", tz_time_days_from_civil(dy, (unsigned)dm, due_d));
-        json_object_set_new(rec, "due_rule", json_pack("s", p->attendance.due_clause));
+        json_object_set_new(rec, "due_rule", cite(d, p->attendance.due_clause));
+    }
+    json_object_set_new(rec, "sign_clause", cite(d, p->attendance.clause));
+    if (p->attendance.min_days > 0) {
+        json_object_set_new(rec, "min_days", json_integer(p->attendance.min_days));
+        json_object_set_new(rec, "min_days_clause", cite(d, p->attendance.min_days_clause));
+    }
+    json_object_set_new(rec, "counts_b", json_boolean(p->attendance.official_business_counts));
+    {
+        char level[16];
+        name_of(d, "unit", jstr(disp, "unit"), "level", level, sizeof level);
+        for (size_t i = 0; i < p->nallowance; i++)
+            if (p->allowance[i].unit_level[0] == '\0' ||
+                strcmp(p->allowance[i].unit_level, level) == 0) {
+                json_object_set_new(rec, "rate_fen", json_integer(p->allowance[i].fen_per_day));
+                json_object_set_new(rec, "rate_clause", cite(d, p->allowance[i].clause));
+                break;
+            }
     }
     target t;
     if ((rc = rec_target(d, rec, &t, &village, err)) != TZ_OK ||
         (rc = start_signatures(d, rec, &p->attendance.signers, &t, "attendance: a sheet is signed "
                                "by", p->attendance.clause, "cadre", err)) != TZ_OK ||
         (rc = maybe_complete(d, d->id, rec, err)) != TZ_OK ||
-        (rc = s_put1(d, "rec", d->id, rec, err)) != TZ_OK)
+        (rc = put_rec(d, d->id, rec, err)) != TZ_OK)
         goto out;
     json_t *m = json_pack("{s:s}", "sheet", d->id);
     rc = s_put(d, k, kl, m, err);
@@ -1720,14 +2099,18 @@ static int apply_spot_check(dctx *d, tz_err *err)
     size_t kcl = skey(kc, "absent", pid, year, NULL);
     rc = s_get(d, kc, kcl, &count, err);
     if (rc == TZ_ERR_NOTFOUND)
-        count = json_pack("{s:i,s:[],s:[]}", "count", 0, "checks", "dates");
+        count = json_pack("{s:i,s:[],s:[],s:[]}", "count", 0, "checks", "dates", "seqs");
     else if (rc != TZ_OK)
         goto out;
     json_object_set_new(count, "count",
                         json_integer(json_integer_value(json_object_get(count, "count")) + 1));
     json_array_append_new(json_object_get(count, "checks"), json_string(d->id));
     json_array_append_new(json_object_get(count, "dates"), json_string(ds));
-    rc = s_put(d, kc, kcl, count, err);
+    if (json_object_get(count, "seqs") == NULL)
+        json_object_set_new(count, "seqs", json_array());
+    json_array_append_new(json_object_get(count, "seqs"), json_integer((json_int_t)d->ctx->seq));
+    if ((rc = s_put(d, kc, kcl, count, err)) == TZ_OK)
+        rc = emit_absence(d, pid, year, count, err);
 out:
     json_decref(person);
     json_decref(list);
@@ -1822,6 +2205,10 @@ static int apply_leave_request(dctx *d, tz_err *err)
     json_object_set_new(rec, "unit", json_string(jstr(disp, "unit")));
     if (p->leave.recall_over_days > 0 && days > p->leave.recall_over_days)
         json_object_set_new(rec, "recall_required", json_pack("s", p->leave.recall_clause));
+    json_object_set_new(rec, "tier_clause", cite(d, tier->clause));
+    json_object_set_new(rec, "reason", json_string(reason));
+    if (tier->applicant[0] != '\0')
+        json_object_set_new(rec, "applicant_role", json_string(tier->applicant));
     json_t *leaves = json_object_get(person, "leaves");
     if (json_array_size(leaves) >= LIST_MAX) {
         rc = tz_err_set(err, TZ_ERR_RULE, "leave.request: %s has %d leaves on record, the most one "
@@ -1829,7 +2216,7 @@ static int apply_leave_request(dctx *d, tz_err *err)
         goto out;
     }
     person_leave_set(person, d->id, from, to, "requested");
-    if ((rc = s_put1(d, "rec", d->id, rec, err)) == TZ_OK)
+    if ((rc = put_rec(d, d->id, rec, err)) == TZ_OK)
         rc = s_put1(d, "person", pid, person, err);
 out:
     json_decref(person);
@@ -1888,7 +2275,7 @@ static int apply_leave_approve(dctx *d, tz_err *err)
     if (tier->copy_to[0] != '\0')
         json_object_set_new(rec, "copy_to", json_string(tier->copy_to));
     person_leave_set(person, rid, jday(rec, "from"), jday(rec, "to"), decisions[decision]);
-    if ((rc = s_put1(d, "rec", rid, rec, err)) == TZ_OK)
+    if ((rc = put_rec(d, rid, rec, err)) == TZ_OK)
         rc = s_put1(d, "person", pid, person, err);
 out:
     json_decref(rec);
@@ -1942,7 +2329,7 @@ static int apply_leave_return(dctx *d, tz_err *err)
     if (date > to + 1)
         json_object_set_new(rec, "overdue_days", json_integer((json_int_t)(date - to - 1)));
     person_leave_set(person, rid, from, last, "returned");
-    if ((rc = s_put1(d, "rec", rid, rec, err)) == TZ_OK)
+    if ((rc = put_rec(d, rid, rec, err)) == TZ_OK)
         rc = s_put1(d, "person", pid, person, err);
 out:
     json_decref(rec);
@@ -2013,8 +2400,10 @@ static int apply_handover_start(dctx *d, tz_err *err)
                     "outgoing", out_id, "incoming", in_id, "outgoing_dispatch", jstr(dout, "id"),
                     "outgoing_unit", jstr(dout, "unit"), "incoming_unit", jstr(din, "unit"),
                     "start", jstr(d->body, "start"), "status", "open");
+    json_object_set_new(rec, "min_working_days", json_integer(p->handover.min_working_days));
+    json_object_set_new(rec, "clause", cite(d, p->handover.clause));
     json_object_set_new(po, "handover", json_string(d->id));
-    if ((rc = s_put1(d, "rec", d->id, rec, err)) == TZ_OK)
+    if ((rc = put_rec(d, d->id, rec, err)) == TZ_OK)
         rc = s_put1(d, "person", out_id, po, err);
 out:
     json_decref(village);
@@ -2100,10 +2489,11 @@ static int apply_handover_complete(dctx *d, tz_err *err)
     }
     json_object_set_new(h, "status", json_string("completing"));
     json_object_set_new(h, "complete", json_string(d->id));
-    if ((rc = s_put1(d, "rec", hid, h, err)) != TZ_OK ||
+    json_object_set_new(h, "working_days", json_integer((json_int_t)worked));
+    if ((rc = put_rec(d, hid, h, err)) != TZ_OK ||
         (rc = maybe_complete(d, d->id, rec, err)) != TZ_OK)
         goto out;
-    rc = s_put1(d, "rec", d->id, rec, err);
+    rc = put_rec(d, d->id, rec, err);
 out:
     free(cal);
     json_decref(h);
@@ -2239,7 +2629,7 @@ static int apply_recall(dctx *d, tz_err *err)
         json_t *h = NULL;
         if ((rc = s_get1(d, "rec", hid, &h, err)) == TZ_OK) {
             json_object_set_new(h, "status", json_string("abandoned"));
-            rc = s_put1(d, "rec", hid, h, err);
+            rc = put_rec(d, hid, h, err);
         }
         json_decref(h);
         json_object_del(person, "handover");
@@ -2256,7 +2646,8 @@ static int apply_recall(dctx *d, tz_err *err)
     }
     json_array_append_new(recalls, json_pack("[s,s,s]", jstr(disp, "id"), jstr(d->body, "date"),
                                              reason));
-    rc = s_put1(d, "person", pid, person, err);
+    if ((rc = s_put1(d, "person", pid, person, err)) == TZ_OK)
+        rc = emit_recall(d, pid, disp, reason, why->clause, err);
 out:
     json_decref(person);
     json_decref(disp);
@@ -2390,7 +2781,19 @@ static int apply_assessment(dctx *d, tz_err *err)
                           jstr(last, "id"), "days_stationed", (json_int_t)stationed);
     if (grade == TZ_GRADE_INCOMPETENT && p->assessment.incompetent_recall)
         json_object_set_new(g, "recall_required", json_string(p->assessment.incompetent_clause));
-    rc = s_put(d, k, kl, g, err);
+    if ((rc = s_put(d, k, kl, g, err)) == TZ_OK) {
+        json_t *doc = json_deep_copy(g);
+        json_t *explain = json_deep_copy(json_object_get(last, "history"));
+        if (explain == NULL)
+            explain = json_array();
+        json_array_append_new(explain, json_integer((json_int_t)d->ctx->seq));
+        json_object_set_new(doc, "explain", explain);
+        if (json_object_get(doc, "recall_required") != NULL)
+            json_object_set_new(doc, "recall_required",
+                                cite(d, p->assessment.incompetent_clause));
+        rc = view_put2(d, "grade", pid, ys, doc, err);
+        json_decref(doc);
+    }
     json_decref(g);
 out:
     json_decref(person);
@@ -2516,7 +2919,7 @@ int tz_domain_cosign(tz_apply_ctx *ctx, uint64_t target_seq, const tz_statement 
         }
     }
     if (rc == TZ_OK && (rc = maybe_complete(d, tid, rec, err)) == TZ_OK)
-        rc = s_put1(d, "rec", tid, rec, err);
+        rc = put_rec(d, tid, rec, err);
     json_decref(rec);
     json_decref(village);
     free(d);

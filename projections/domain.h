@@ -69,6 +69,12 @@ int tz_domain_apply(tz_apply_ctx *ctx, tz_err *err) TZ_MUST_CHECK;
 int tz_domain_cosign(tz_apply_ctx *ctx, uint64_t target_seq, const tz_statement *target,
                      tz_err *err) TZ_MUST_CHECK;
 
+/* The profile in force on day as the ledger stood at seq as_of (only
+ * adoptions at or before as_of count), for queries. TZ_ERR_NOTFOUND when
+ * none was in force. */
+int tz_domain_profile_at(tz_store *store, uint64_t as_of, int64_t day, tz_profile *out,
+                         tz_err *err) TZ_MUST_CHECK;
+
 /* Checks a key.grant scope: "*" or KIND:ID with KIND one of province, city,
  * county, township, village, unit, person and ID a registry id. */
 int tz_domain_check_scope(const char *scope, size_t len, tz_err *err) TZ_MUST_CHECK;
