@@ -11,7 +11,6 @@
 
 #include "projections/domain.h"
 
-#include <ftw.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <limits.h>
@@ -31,6 +30,7 @@
 #include "ledger/statement.h"
 #include "ledger/store.h"
 #include "util/encoding.h"
+#include "util/fs.h"
 
 #define SCRATCH_COMMIT_EVERY 2048
 #define PROGRESS_EVERY 16384
@@ -110,11 +110,6 @@ static int compare_node(void *ctx, unsigned level, uint64_t index, const uint8_t
     return TZ_OK;
 }
 
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st; (void)flag; (void)ftw;
-    return remove(path);
-}
 
 static int is_corruption(const tz_err *e)
 {
@@ -432,6 +427,11 @@ int tz_verify_ledger(const char *dir, const tz_verify_options *options, tz_verif
         }
         if (!good)
             bad(&v, 0, 0, "meta: the format record is missing or not %s", TZ_LEDGER_FORMAT);
+        if (tz_store_get(v.store, TZ_CF_META, "reproject", 9, &fmt, &fmt_len, NULL) == TZ_OK) {
+            tz_store_free(fmt);
+            bad(&v, 0, 0, "meta: an interrupted `taizhang reproject` left the derived records "
+                "half replaced; run it again");
+        }
     }
     const char *tmp = getenv("TMPDIR");
     snprintf(v.scratch_dir, sizeof v.scratch_dir, "%s/taizhang-verify.XXXXXX",
@@ -593,6 +593,6 @@ out:
         tz_store_iter_free(v.level_cursor[i]);
     tz_store_close(v.scratch);
     tz_store_close(v.store);
-    nftw(v.scratch_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    tz_fs_rmtree(v.scratch_dir);
     return rc;
 }

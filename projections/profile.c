@@ -60,6 +60,8 @@ static const char *const category_names[] = {
     "poverty", "relocation", "demonstration", "weak_party_org", "ordinary", "community",
 };
 static const char *const unit_level_names[] = { "central", "province", "city", "county", "township" };
+/* Leaders of a dispatching unit: 主要领导 (主要负责人) and 分管领导. */
+static const char *const leader_names[] = { "head", "deputy" };
 static const char *const reason_names[] = {
     "not_competent", "leave_over_30_days", "third_absence", "grade_incompetent",
     "dissatisfaction_over_30", "discipline", "health", "left_unit",
@@ -78,6 +80,7 @@ static const name_set ranks_set = { rank_names, COUNT(rank_names), "rank" };
 static const name_set categories_set = { category_names, COUNT(category_names), "village category" };
 static const name_set unit_levels_set = { unit_level_names, COUNT(unit_level_names), "unit level" };
 static const name_set reasons_set = { reason_names, COUNT(reason_names), "recall reason" };
+static const name_set leaders_set = { leader_names, COUNT(leader_names), "unit leader" };
 
 static int name_index(const name_set *set, const char *s, size_t len)
 {
@@ -710,8 +713,11 @@ static int parse_recall(tz_profile *out, const msgpack_object *o, const char *pa
 static int parse_absence_caps(tz_profile *out, const msgpack_object *v, const char *path,
                               tz_err *err)
 {
-    static const char *const members[] = { "absences", "max_grade", "forced_grade", "recall",
-                                           "clause",   "quote" };
+    static const char *const members[] = { "absences",        "max_grade",
+                                           "forced_grade",    "recall",
+                                           "reserve_lost",    "bonus_cancelled",
+                                           "unit_deputy_interview", "unit_head_interview",
+                                           "clause",          "quote" };
     for (uint32_t i = 0; i < v->via.array.size; i++) {
         const msgpack_object *o = &v->via.array.ptr[i];
         tz_profile_absence_cap *c = &out->assessment.caps[i];
@@ -722,15 +728,24 @@ static int parse_absence_caps(tz_profile *out, const msgpack_object *v, const ch
             (rc = get_int32(o, "absences", p, 1, 1, 31, &c->absences, err)) != TZ_OK ||
             (rc = get_grade(o, "max_grade", p, 0, &c->max_grade, err)) != TZ_OK ||
             (rc = get_grade(o, "forced_grade", p, 0, &c->forced_grade, err)) != TZ_OK ||
-            (rc = get_bool(o, "recall", p, &c->recall, err)) != TZ_OK)
+            (rc = get_bool(o, "recall", p, &c->recall, err)) != TZ_OK ||
+            (rc = get_bool(o, "reserve_lost", p, &c->reserve_lost, err)) != TZ_OK ||
+            (rc = get_bool(o, "bonus_cancelled", p, &c->bonus_cancelled, err)) != TZ_OK ||
+            (rc = get_bool(o, "unit_deputy_interview", p, &c->unit_deputy_interview, err)) !=
+                TZ_OK ||
+            (rc = get_bool(o, "unit_head_interview", p, &c->unit_head_interview, err)) != TZ_OK)
             return rc;
         if (i > 0 && c->absences <= out->assessment.caps[i - 1].absences) {
             path_member(pm, p, "absences");
             return fail(err, pm, "caps must ascend (%d after %d)", c->absences,
                         out->assessment.caps[i - 1].absences);
         }
-        if (c->max_grade == TZ_GRADE_NONE && c->forced_grade == TZ_GRADE_NONE && !c->recall)
-            return fail(err, p, "sets no consequence (max_grade, forced_grade or recall)");
+        if (c->max_grade == TZ_GRADE_NONE && c->forced_grade == TZ_GRADE_NONE && !c->recall &&
+            !c->reserve_lost && !c->bonus_cancelled && !c->unit_deputy_interview &&
+            !c->unit_head_interview)
+            return fail(err, p, "sets no consequence (max_grade, forced_grade, recall, "
+                                "reserve_lost, bonus_cancelled, unit_deputy_interview or "
+                                "unit_head_interview)");
         if (c->max_grade != TZ_GRADE_NONE && c->forced_grade != TZ_GRADE_NONE &&
             c->forced_grade > c->max_grade) {
             path_member(pm, p, "forced_grade");
@@ -809,6 +824,101 @@ static int parse_assessment(tz_profile *out, const msgpack_object *o, const char
             (rc = get_int32(v, "percent", p, 1, 1, 100, &out->assessment.excellent_quota_percent,
                             err)) != TZ_OK ||
             (rc = get_citation(v, p, out->assessment.quota_clause, err)) != TZ_OK)
+            return rc;
+    }
+    return TZ_OK;
+}
+
+/* "leaders": a non-empty list of unit leaders, into two flags. */
+static int get_leaders(const msgpack_object *o, const char *name, const char *path, int required,
+                       int *head, int *deputy, tz_err *err)
+{
+    char names[COUNT(leader_names)][8];
+    size_t n = 0;
+    int rc = get_names(o, name, path, required, &leaders_set, &names[0][0], sizeof names[0],
+                       COUNT(names), &n, err);
+    if (rc != TZ_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], "head") == 0)
+            *head = 1;
+        else
+            *deputy = 1;
+    }
+    return TZ_OK;
+}
+
+/* {"years": 1..10, "clause", "quote"}: no promotion for that many years. */
+static int parse_years_rule(const msgpack_object *o, const char *name, const char *path,
+                            int *years, char clause[TZ_CLAUSE_MAX], tz_err *err)
+{
+    static const char *const members[] = { "years", "clause", "quote" };
+    const msgpack_object *v = tz_codec_map_get(o, name);
+    if (v == NULL)
+        return TZ_OK;
+    char p[PATH_MAX_LEN];
+    path_member(p, path, name);
+    int rc;
+    if ((rc = check_members(v, p, members, COUNT(members), err)) != TZ_OK ||
+        (rc = get_int32(v, "years", p, 1, 1, 10, years, err)) != TZ_OK)
+        return rc;
+    return get_citation(v, p, clause, err);
+}
+
+static int parse_recall_consequences(tz_profile *out, const msgpack_object *o, const char *path,
+                                     tz_err *err)
+{
+    static const char *const members[] = {
+        "no_excellent_that_year",          "reserve_lost",
+        "no_promotion_years",              "incompetent_no_promotion_years",
+        "unit_leaders_no_excellent_on_recall", "unit_recalls_in_year",
+    };
+    static const char *const leaders_members[] = { "leaders", "also_on_incompetent", "clause",
+                                                   "quote" };
+    static const char *const recalls_members[] = { "recalls", "score_deducted",
+                                                   "leaders_no_excellent", "clause", "quote" };
+    int rc = check_members(o, path, members, COUNT(members), err);
+    if (rc != TZ_OK)
+        return rc;
+    tz_profile_recall_consequences *c = &out->recall_consequences;
+    if ((rc = parse_flag_rule(o, "no_excellent_that_year", path, &c->no_excellent_that_year,
+                              c->no_excellent_clause, err)) != TZ_OK ||
+        (rc = parse_flag_rule(o, "reserve_lost", path, &c->reserve_lost, c->reserve_clause,
+                              err)) != TZ_OK ||
+        (rc = parse_years_rule(o, "no_promotion_years", path, &c->no_promotion_years,
+                               c->promotion_clause, err)) != TZ_OK ||
+        (rc = parse_years_rule(o, "incompetent_no_promotion_years", path,
+                               &c->incompetent_no_promotion_years,
+                               c->incompetent_promotion_clause, err)) != TZ_OK)
+        return rc;
+    char p[PATH_MAX_LEN];
+    const msgpack_object *v;
+    if ((v = tz_codec_map_get(o, "unit_leaders_no_excellent_on_recall")) != NULL) {
+        path_member(p, path, "unit_leaders_no_excellent_on_recall");
+        if ((rc = check_members(v, p, leaders_members, COUNT(leaders_members), err)) != TZ_OK ||
+            (rc = get_leaders(v, "leaders", p, 1, &c->unit_head_no_excellent,
+                              &c->unit_deputy_no_excellent, err)) != TZ_OK ||
+            (rc = get_bool(v, "also_on_incompetent", p,
+                           &c->unit_leaders_no_excellent_on_incompetent, err)) != TZ_OK ||
+            (rc = get_citation(v, p, c->unit_leaders_clause, err)) != TZ_OK)
+            return rc;
+        c->unit_leaders_no_excellent_on_recall = 1;
+    }
+    if ((v = tz_codec_map_get(o, "unit_recalls_in_year")) != NULL) {
+        path_member(p, path, "unit_recalls_in_year");
+        if ((rc = check_members(v, p, recalls_members, COUNT(recalls_members), err)) != TZ_OK ||
+            (rc = get_int32(v, "recalls", p, 1, 2, 12, &c->unit_recalls_in_year, err)) !=
+                TZ_OK ||
+            (rc = get_bool(v, "score_deducted", p, &c->unit_recalls_score_deducted, err)) !=
+                TZ_OK ||
+            (rc = get_leaders(v, "leaders_no_excellent", p, 0,
+                              &c->unit_recalls_head_no_excellent,
+                              &c->unit_recalls_deputy_no_excellent, err)) != TZ_OK)
+            return rc;
+        if (!c->unit_recalls_score_deducted && !c->unit_recalls_head_no_excellent &&
+            !c->unit_recalls_deputy_no_excellent)
+            return fail(err, p, "sets no consequence (score_deducted or leaders_no_excellent)");
+        if ((rc = get_citation(v, p, c->unit_recalls_clause, err)) != TZ_OK)
             return rc;
     }
     return TZ_OK;
@@ -962,6 +1072,7 @@ int tz_profile_parse(tz_profile *out, const msgpack_object *obj, tz_err *err)
         "id",     "title",    "source",   "issued",     "term",       "eligibility",
         "dispatch_approval",  "attendance", "spot_check", "leave",    "handover",
         "recall", "assessment", "team",   "allowance",  "unit_teams",
+        "recall_consequences",
     };
     static const char *const path = "profile";
     if (out == NULL || obj == NULL)
@@ -996,6 +1107,7 @@ int tz_profile_parse(tz_profile *out, const msgpack_object *obj, tz_err *err)
         { "team", parse_team, NULL },
         { "allowance", parse_allowance, NULL },
         { "unit_teams", parse_unit_teams, NULL },
+        { "recall_consequences", parse_recall_consequences, NULL },
     };
     for (size_t i = 0; i < COUNT(sections); i++) {
         const msgpack_object *v = tz_codec_map_get(obj, sections[i].name);

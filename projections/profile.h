@@ -85,6 +85,12 @@ typedef struct tz_profile_absence_cap {
     tz_grade forced_grade;       /* the only grade allowed (NONE: not forced) */
     int recall;                  /* the profile orders a recall */
     char clause[TZ_CLAUSE_MAX];
+    /* Further consequences of the same clause (shiquan-2021 §13(4),
+     * guizhou-2018 6.6.1); 0 when the profile does not say so. */
+    int reserve_lost;            /* 取消后备干部资格: reserve-cadre status cancelled */
+    int bonus_cancelled;         /* 取消年度目标(绩效)考核奖励: annual bonus cancelled */
+    int unit_deputy_interview;   /* 约谈派出单位分管领导: the unit's deputy head is interviewed */
+    int unit_head_interview;     /* 约谈派出单位主要领导: the unit's head is interviewed */
 } tz_profile_absence_cap;
 
 typedef struct tz_profile_recall_reason {
@@ -107,6 +113,37 @@ typedef struct tz_profile_allowance_rate {
     int64_t fen_per_day;
     char clause[TZ_CLAUSE_MAX];
 } tz_profile_allowance_rate;
+
+/* What a recall (召回), or a 不称职 grade, costs the cadre and the
+ * dispatching unit: for the projections to show per person and per
+ * unit (findings, not rejections). Every value 0 / "": no rule. "head"
+ * is the unit's 主要领导 (主要负责人), "deputy" its 分管领导. */
+typedef struct tz_profile_recall_consequences {
+    /* the recalled cadre */
+    int no_excellent_that_year;  /* 当年不得评先评优: no 优秀, no commendation that year */
+    char no_excellent_clause[TZ_CLAUSE_MAX];
+    int reserve_lost;            /* reserve-cadre (后备干部) status cancelled */
+    char reserve_clause[TZ_CLAUSE_MAX];
+    int no_promotion_years;      /* not promoted for this many years after the recall */
+    char promotion_clause[TZ_CLAUSE_MAX];
+    /* a cadre graded 不称职 */
+    int incompetent_no_promotion_years; /* not promoted for this many years after the grade */
+    char incompetent_promotion_clause[TZ_CLAUSE_MAX];
+    /* the dispatching unit of a recalled cadre (and, if the flag says
+     * so, of one graded 不称职): these leaders may not be 优秀 that year */
+    int unit_leaders_no_excellent_on_recall;
+    int unit_leaders_no_excellent_on_incompetent;
+    int unit_head_no_excellent;
+    int unit_deputy_no_excellent;
+    char unit_leaders_clause[TZ_CLAUSE_MAX];
+    /* a unit that has this many of its cadres (first secretaries in
+     * daan-2017) recalled within one year; 0: no rule */
+    int unit_recalls_in_year;
+    int unit_recalls_score_deducted;      /* 扣减派出单位目标绩效综合考评分值 */
+    int unit_recalls_head_no_excellent;   /* its head may not be 优秀 that year */
+    int unit_recalls_deputy_no_excellent; /* its deputy head may not be 优秀 that year */
+    char unit_recalls_clause[TZ_CLAUSE_MAX];
+} tz_profile_recall_consequences;
 
 typedef struct tz_profile {
     char id[TZ_PROFILE_ID_MAX + 1];
@@ -185,6 +222,8 @@ typedef struct tz_profile {
         struct { int max_staff; int teams; } bands[4];
         char clause[TZ_CLAUSE_MAX];
     } unit_teams;
+
+    tz_profile_recall_consequences recall_consequences;
 } tz_profile;
 
 /* Parses a profile from its msgpack form (the body.profile of a

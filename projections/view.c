@@ -231,7 +231,8 @@ int tz_view_list(tz_store *store, const char *view, const char *prefix, size_t p
             continue; /* newer than the moment asked */
         memcpy(done, subj, subj_len);
         done_len = subj_len;
-        json_t *doc = decode_doc(tz_store_iter_value(it, &vlen), vlen, err);
+        const uint8_t *val = tz_store_iter_value(it, &vlen);
+        json_t *doc = decode_doc(val, vlen, err);
         if (doc == NULL) {
             rc = err ? err->code : TZ_ERR_IO;
             break;

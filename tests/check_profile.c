@@ -190,6 +190,29 @@ START_TEST(shiquan_2021)
     ck_assert_int_eq(p.allowance[1].fen_per_day, 4000);
     ck_assert_str_eq(p.allowance[1].clause, "§15(二)");
     ck_assert_uint_eq(p.unit_teams.nbands, 0);
+
+    /* §13(4): the third absence also costs reserve status; no bonus or
+     * interview rule in this document */
+    ck_assert_int_eq(p.assessment.caps[0].reserve_lost, 0);
+    ck_assert_int_eq(p.assessment.caps[1].reserve_lost, 1);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(p.assessment.caps[i].bonus_cancelled, 0);
+        ck_assert_int_eq(p.assessment.caps[i].unit_deputy_interview, 0);
+        ck_assert_int_eq(p.assessment.caps[i].unit_head_interview, 0);
+    }
+    const tz_profile_recall_consequences *rc = &p.recall_consequences;
+    ck_assert_int_eq(rc->no_excellent_that_year, 0);
+    ck_assert_int_eq(rc->reserve_lost, 0); /* only on the third absence, above */
+    ck_assert_int_eq(rc->no_promotion_years, 0);
+    ck_assert_int_eq(rc->incompetent_no_promotion_years, 2);
+    ck_assert_str_eq(rc->incompetent_promotion_clause, "§20");
+    ck_assert_int_eq(rc->unit_leaders_no_excellent_on_recall, 1);
+    ck_assert_int_eq(rc->unit_leaders_no_excellent_on_incompetent, 1);
+    ck_assert_int_eq(rc->unit_head_no_excellent, 1);
+    ck_assert_int_eq(rc->unit_deputy_no_excellent, 1);
+    ck_assert_str_eq(rc->unit_leaders_clause, "§20");
+    ck_assert_int_eq(rc->unit_recalls_in_year, 0);
+    ck_assert_str_eq(rc->unit_recalls_clause, "");
 }
 END_TEST
 
@@ -253,6 +276,17 @@ START_TEST(guizhou_2018)
     ck_assert_int_eq(p.assessment.caps[2].recall, 1);
     ck_assert_str_eq(p.assessment.caps[2].clause, "6.6.1");
     ck_assert_int_eq(p.assessment.incompetent_recall, 0);
+    /* 6.6.1: bonus and interviews from the second absence on */
+    static const int bonus[3] = { 0, 1, 1 }, deputy[3] = { 0, 1, 0 }, head[3] = { 0, 0, 1 };
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(p.assessment.caps[i].bonus_cancelled, bonus[i]);
+        ck_assert_int_eq(p.assessment.caps[i].unit_deputy_interview, deputy[i]);
+        ck_assert_int_eq(p.assessment.caps[i].unit_head_interview, head[i]);
+        ck_assert_int_eq(p.assessment.caps[i].reserve_lost, 0);
+    }
+    /* sections 7 and 8 are missing from the seed */
+    static const tz_profile_recall_consequences none;
+    ck_assert(memcmp(&p.recall_consequences, &none, sizeof none) == 0);
 
     ck_assert_uint_eq(p.nteam_rules, 1);
     ck_assert_uint_eq(p.team_rules[0].ncategories, 1);
@@ -318,6 +352,9 @@ START_TEST(guyuan_2018)
     ck_assert_int_eq(p.unit_teams.bands[1].teams, 2);
     ck_assert_int_eq(p.unit_teams.bands[2].max_staff, 0);
     ck_assert_int_eq(p.unit_teams.bands[2].teams, 3);
+    /* 五(三) 予以问责 names no consequence */
+    static const tz_profile_recall_consequences none;
+    ck_assert(memcmp(&p.recall_consequences, &none, sizeof none) == 0);
 }
 END_TEST
 
@@ -354,6 +391,22 @@ START_TEST(daan_2017)
     ck_assert_uint_eq(p.nteam_rules, 1);
     ck_assert_uint_eq(p.team_rules[0].ncategories, 0); /* every village and community */
     ck_assert_int_eq(p.team_rules[0].min[TZ_MISSION_FIRST_SECRETARY], 1);
+
+    const tz_profile_recall_consequences *rc = &p.recall_consequences;
+    ck_assert_int_eq(rc->no_excellent_that_year, 1);
+    ck_assert_str_eq(rc->no_excellent_clause, "三(二)");
+    ck_assert_int_eq(rc->reserve_lost, 1);
+    ck_assert_str_eq(rc->reserve_clause, "三(二)");
+    ck_assert_int_eq(rc->no_promotion_years, 2);
+    ck_assert_str_eq(rc->promotion_clause, "三(二)");
+    ck_assert_int_eq(rc->incompetent_no_promotion_years, 0);
+    ck_assert_int_eq(rc->unit_leaders_no_excellent_on_recall, 0);
+    ck_assert_int_eq(rc->unit_head_no_excellent, 0);
+    ck_assert_int_eq(rc->unit_recalls_in_year, 2);
+    ck_assert_int_eq(rc->unit_recalls_score_deducted, 1);
+    ck_assert_int_eq(rc->unit_recalls_head_no_excellent, 1);
+    ck_assert_int_eq(rc->unit_recalls_deputy_no_excellent, 0);
+    ck_assert_str_eq(rc->unit_recalls_clause, "三(二)");
 }
 END_TEST
 
@@ -406,7 +459,7 @@ static void walk_quotes(const json_t *v, const char *path, quote_walk *w)
 
 START_TEST(quotes_are_verbatim_in_seeds)
 {
-    static const size_t min_rules[NFILES] = { 30, 15, 12, 10 };
+    static const size_t min_rules[NFILES] = { 32, 15, 12, 14 };
     for (size_t f = 0; f < NFILES; f++) {
         char path[512];
         snprintf(path, sizeof path, SEEDS "%s", files[f].seed);
@@ -587,6 +640,72 @@ static const struct {
            "\"teams\":2}]," CQ "}}",
       "profile.unit_teams.bands[1].max_staff: comes after a band with no upper bound" },
     { HEAD ",\"unit_teams\":{" CQ "}}", "profile.unit_teams.bands: missing" },
+    /* absence caps: the further consequences */
+    { HEAD ",\"assessment\":{\"absence_caps\":[{\"absences\":2,\"bonus_cancelled\":1," CQ "}]}}",
+      "profile.assessment.absence_caps[0].bonus_cancelled: must be true or false" },
+    { HEAD ",\"assessment\":{\"absence_caps\":[{\"absences\":2,\"unit_head_interview\":\"yes\","
+           CQ "}]}}",
+      "profile.assessment.absence_caps[0].unit_head_interview: must be true or false" },
+    { HEAD ",\"assessment\":{\"absence_caps\":[{\"absences\":2,\"reserve_lost\":false,"
+           "\"unit_deputy_interview\":false," CQ "}]}}",
+      "profile.assessment.absence_caps[0]: sets no consequence" },
+    { HEAD ",\"assessment\":{\"absence_caps\":[{\"absences\":2,\"unit_interview\":true," CQ "}]}}",
+      "profile.assessment.absence_caps[0].unit_interview: unknown member" },
+    /* recall_consequences */
+    { HEAD ",\"recall_consequences\":{}}", "profile.recall_consequences: must not be empty" },
+    { HEAD ",\"recall_consequences\":[]}", "profile.recall_consequences: must be an object" },
+    { HEAD ",\"recall_consequences\":{\"demotion\":{" CQ "}}}",
+      "profile.recall_consequences.demotion: unknown member" },
+    { HEAD ",\"recall_consequences\":{\"no_excellent_that_year\":true}}",
+      "profile.recall_consequences.no_excellent_that_year: must be an object" },
+    { HEAD ",\"recall_consequences\":{\"reserve_lost\":{\"years\":2," CQ "}}}",
+      "profile.recall_consequences.reserve_lost.years: unknown member" },
+    { HEAD ",\"recall_consequences\":{\"reserve_lost\":{\"clause\":\"§1\"}}}",
+      "profile.recall_consequences.reserve_lost.quote: missing" },
+    { HEAD ",\"recall_consequences\":{\"no_promotion_years\":{" CQ "}}}",
+      "profile.recall_consequences.no_promotion_years.years: missing" },
+    { HEAD ",\"recall_consequences\":{\"no_promotion_years\":{\"years\":0," CQ "}}}",
+      "profile.recall_consequences.no_promotion_years.years: 0 is out of range 1..10" },
+    { HEAD ",\"recall_consequences\":{\"incompetent_no_promotion_years\":{\"years\":11," CQ
+           "}}}",
+      "profile.recall_consequences.incompetent_no_promotion_years.years: 11 is out of range 1..10" },
+    { HEAD ",\"recall_consequences\":{\"incompetent_no_promotion_years\":{\"years\":\"2\","
+           CQ "}}}",
+      "profile.recall_consequences.incompetent_no_promotion_years.years: must be an integer" },
+    { HEAD ",\"recall_consequences\":{\"unit_leaders_no_excellent_on_recall\":{" CQ "}}}",
+      "profile.recall_consequences.unit_leaders_no_excellent_on_recall.leaders: missing" },
+    { HEAD ",\"recall_consequences\":{\"unit_leaders_no_excellent_on_recall\":{\"leaders\":"
+           "[\"chairman\"]," CQ "}}}",
+      "profile.recall_consequences.unit_leaders_no_excellent_on_recall.leaders[0]: unknown unit "
+      "leader \"chairman\"" },
+    { HEAD ",\"recall_consequences\":{\"unit_leaders_no_excellent_on_recall\":{\"leaders\":"
+           "[\"head\",\"head\"]," CQ "}}}",
+      "profile.recall_consequences.unit_leaders_no_excellent_on_recall.leaders[1]: \"head\" "
+      "appears twice" },
+    { HEAD ",\"recall_consequences\":{\"unit_leaders_no_excellent_on_recall\":{\"leaders\":[],"
+           CQ "}}}",
+      "profile.recall_consequences.unit_leaders_no_excellent_on_recall.leaders: must not be empty" },
+    { HEAD ",\"recall_consequences\":{\"unit_leaders_no_excellent_on_recall\":{\"leaders\":"
+           "[\"head\"],\"also_on_incompetent\":\"true\"," CQ "}}}",
+      "profile.recall_consequences.unit_leaders_no_excellent_on_recall.also_on_incompetent: must "
+      "be true or false" },
+    { HEAD ",\"recall_consequences\":{\"unit_recalls_in_year\":{\"score_deducted\":true," CQ
+           "}}}",
+      "profile.recall_consequences.unit_recalls_in_year.recalls: missing" },
+    { HEAD ",\"recall_consequences\":{\"unit_recalls_in_year\":{\"recalls\":1,"
+           "\"score_deducted\":true," CQ "}}}",
+      "profile.recall_consequences.unit_recalls_in_year.recalls: 1 is out of range 2..12" },
+    { HEAD ",\"recall_consequences\":{\"unit_recalls_in_year\":{\"recalls\":2," CQ "}}}",
+      "profile.recall_consequences.unit_recalls_in_year: sets no consequence" },
+    { HEAD ",\"recall_consequences\":{\"unit_recalls_in_year\":{\"recalls\":2,"
+           "\"score_deducted\":false," CQ "}}}",
+      "profile.recall_consequences.unit_recalls_in_year: sets no consequence" },
+    { HEAD ",\"recall_consequences\":{\"unit_recalls_in_year\":{\"recalls\":2,"
+           "\"leaders_no_excellent\":[\"head\",\"deputy\",\"head\"]," CQ "}}}",
+      "profile.recall_consequences.unit_recalls_in_year.leaders_no_excellent: 3 names (at most 2)" },
+    { HEAD ",\"recall_consequences\":{\"unit_recalls_in_year\":{\"recalls\":2,"
+           "\"score_deducted\":true,\"penalty\":5," CQ "}}}",
+      "profile.recall_consequences.unit_recalls_in_year.penalty: unknown member" },
 };
 
 START_TEST(invalid_profiles_are_refused)
@@ -617,6 +736,14 @@ START_TEST(valid_edges_are_accepted)
              "\"forced_grade\":\"称职\"," CQ "}]}}",
         HEAD ",\"team\":[{\"min_total\":3," CQ "}],\"allowance\":[{\"fen_per_day\":1," CQ "}],"
              "\"handover\":{\"min_working_days\":15," CQ "}}",
+        /* a cap whose only consequence is an interview; every consequence at its limits */
+        HEAD ",\"assessment\":{\"absence_caps\":[{\"absences\":1,\"unit_deputy_interview\":true,"
+             CQ "}]},\"recall_consequences\":{\"no_excellent_that_year\":{" CQ "},"
+             "\"reserve_lost\":{" CQ "},\"no_promotion_years\":{\"years\":1," CQ "},"
+             "\"incompetent_no_promotion_years\":{\"years\":10," CQ "},"
+             "\"unit_leaders_no_excellent_on_recall\":{\"leaders\":[\"deputy\"]," CQ "},"
+             "\"unit_recalls_in_year\":{\"recalls\":12,\"leaders_no_excellent\":[\"deputy\","
+             "\"head\"]," CQ "}}}",
     };
     for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
         static tz_profile p;
@@ -634,11 +761,25 @@ START_TEST(valid_edges_are_accepted)
     ck_assert_uint_eq(p.leave.ntiers[TZ_MISSION_FIRST_SECRETARY], 4);
     ck_assert_int_eq(p.leave.tiers[TZ_MISSION_FIRST_SECRETARY][3].max_days, 0);
     ck_assert_int_eq(p.leave.recall_over_days, 30);
+    ck_assert_int_eq(parse_text(&p, valid[5], &err), TZ_OK);
+    ck_assert_int_eq(p.assessment.caps[0].unit_deputy_interview, 1);
+    ck_assert_int_eq(p.assessment.caps[0].max_grade, TZ_GRADE_NONE);
+    const tz_profile_recall_consequences *rc = &p.recall_consequences;
+    ck_assert(rc->no_excellent_that_year && rc->reserve_lost);
+    ck_assert_int_eq(rc->no_promotion_years, 1);
+    ck_assert_int_eq(rc->incompetent_no_promotion_years, 10);
+    ck_assert(rc->unit_leaders_no_excellent_on_recall && rc->unit_deputy_no_excellent);
+    ck_assert(!rc->unit_head_no_excellent && !rc->unit_leaders_no_excellent_on_incompetent);
+    ck_assert_int_eq(rc->unit_recalls_in_year, 12);
+    ck_assert(rc->unit_recalls_head_no_excellent && rc->unit_recalls_deputy_no_excellent);
+    ck_assert(!rc->unit_recalls_score_deducted);
     /* an empty profile sets nothing, and grades stay NONE */
     ck_assert_int_eq(parse_text(&p, valid[0], &err), TZ_OK);
     ck_assert_int_eq(p.term.min_years, 0);
     ck_assert_uint_eq(p.attendance.signers.n, 0);
     ck_assert_int_eq(p.assessment.recalled_max_grade, TZ_GRADE_NONE);
+    ck_assert_int_eq(p.recall_consequences.unit_recalls_in_year, 0);
+    ck_assert_int_eq(p.recall_consequences.no_promotion_years, 0);
     for (int i = 0; i < 4; i++) {
         ck_assert_int_eq(p.assessment.caps[i].max_grade, TZ_GRADE_NONE);
         ck_assert_int_eq(p.assessment.caps[i].forced_grade, TZ_GRADE_NONE);
