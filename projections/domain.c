@@ -1106,6 +1106,13 @@ static int emit_absence(dctx *d, const char *pid, const char *year, const json_t
             continue;
         json_t *one = json_pack("{s:i,s:b,s:o}", "from", c->absences, "recall", c->recall,
                                 "clause", cite(d, c->clause));
+        static const char *const flag_names[] = {"reserve_lost", "bonus_cancelled",
+                                                 "unit_deputy_interview", "unit_head_interview"};
+        const int flags[] = {c->reserve_lost, c->bonus_cancelled, c->unit_deputy_interview,
+                             c->unit_head_interview};
+        for (size_t f = 0; f < 4; f++)
+            if (flags[f])
+                json_object_set_new(one, flag_names[f], json_true());
         if (grade_or_null(c->max_grade))
             json_object_set_new(one, "max_grade", json_string(tz_grade_name(c->max_grade)));
         if (grade_or_null(c->forced_grade))
@@ -1129,12 +1136,36 @@ static int emit_recall(dctx *d, const char *pid, const json_t *disp, const char 
     const char *date = jstr(d->body, "date");
     char year[8];
     snprintf(year, sizeof year, "%.4s", date);
+    const tz_profile_recall_consequences *rc_ = &p->recall_consequences;
     json_t *cons = json_array();
     if (p->assessment.recalled_max_grade != TZ_GRADE_NONE)
         json_array_append_new(cons, json_pack("{s:s,s:s,s:s,s:o}", "code", "grade_capped",
                                               "year", year, "max_grade",
                                               tz_grade_name(p->assessment.recalled_max_grade),
                                               "clause", cite(d, p->assessment.recalled_clause)));
+    if (rc_->no_excellent_that_year)
+        json_array_append_new(cons, json_pack("{s:s,s:s,s:o}", "code", "no_excellent", "year",
+                                              year, "clause", cite(d, rc_->no_excellent_clause)));
+    if (rc_->reserve_lost)
+        json_array_append_new(cons, json_pack("{s:s,s:o}", "code", "reserve_lost", "clause",
+                                              cite(d, rc_->reserve_clause)));
+    if (rc_->no_promotion_years > 0) {
+        char until[11];
+        int64_t day;
+        if (tz_time_parse_date(date, strlen(date), "date", &day, NULL) == TZ_OK) {
+            fmt_day(until, tz_time_add_years(day, rc_->no_promotion_years));
+            json_array_append_new(cons, json_pack("{s:s,s:s,s:o}", "code", "no_promotion_until",
+                                                  "date", until, "clause",
+                                                  cite(d, rc_->promotion_clause)));
+        }
+    }
+    if (rc_->unit_leaders_no_excellent_on_recall)
+        json_array_append_new(cons, json_pack("{s:s,s:s,s:s,s:b,s:b,s:o}", "code",
+                                              "unit_leaders_no_excellent", "unit",
+                                              jstr(disp, "unit"), "year", year, "head",
+                                              rc_->unit_head_no_excellent, "deputy",
+                                              rc_->unit_deputy_no_excellent, "clause",
+                                              cite(d, rc_->unit_leaders_clause)));
     json_t *explain = json_deep_copy(json_object_get(disp, "history"));
     if (explain == NULL)
         explain = json_array();
@@ -1162,9 +1193,18 @@ static int emit_recall(dctx *d, const char *pid, const json_t *disp, const char 
     if ((rc = s_put(d, k, kl, u, err)) == TZ_OK) {
         size_t n = json_array_size(json_object_get(u, "recalls"));
         json_t *findings = json_array();
-        if (n >= 2)
-            json_array_append_new(findings, finding("two_recalls", NULL, "%zu cadres of unit %s "
-                                                    "recalled in %s", n, unit, year));
+        if (rc_->unit_recalls_in_year > 0 && n >= (size_t)rc_->unit_recalls_in_year) {
+            char ucl[TZ_PROFILE_ID_MAX + TZ_CLAUSE_MAX + 2];
+            snprintf(ucl, sizeof ucl, "%s %s", p->id, rc_->unit_recalls_clause);
+            json_array_append_new(findings, finding("unit_recalls", ucl, "%zu cadres of unit %s "
+                                                    "recalled in %s:%s%s%s", n, unit, year,
+                                                    rc_->unit_recalls_score_deducted ?
+                                                    " performance score deducted;" : "",
+                                                    rc_->unit_recalls_head_no_excellent ?
+                                                    " its head may not be rated 优秀;" : "",
+                                                    rc_->unit_recalls_deputy_no_excellent ?
+                                                    " its deputy head may not be rated 优秀;" : ""));
+        }
         json_t *ud = json_pack("{s:s,s:s,s:O,s:I,s:o,s:O}", "unit", unit, "year", year,
                                "recalls", json_object_get(u, "recalls"), "count", (json_int_t)n,
                                "findings", findings, "explain", json_object_get(u, "seqs"));
@@ -2791,6 +2831,21 @@ static int apply_assessment(dctx *d, tz_err *err)
         if (json_object_get(doc, "recall_required") != NULL)
             json_object_set_new(doc, "recall_required",
                                 cite(d, p->assessment.incompetent_clause));
+        const tz_profile_recall_consequences *rcq = &p->recall_consequences;
+        json_t *cons = json_array();
+        if (grade == TZ_GRADE_INCOMPETENT && rcq->incompetent_no_promotion_years > 0) {
+            char until[11];
+            fmt_day(until, tz_time_add_years(d->at_day, rcq->incompetent_no_promotion_years));
+            json_array_append_new(cons, json_pack("{s:s,s:s,s:o}", "code", "no_promotion_until",
+                                                  "date", until, "clause",
+                                                  cite(d, rcq->incompetent_promotion_clause)));
+        }
+        if (grade == TZ_GRADE_INCOMPETENT && rcq->unit_leaders_no_excellent_on_incompetent)
+            json_array_append_new(cons, json_pack("{s:s,s:s,s:s,s:o}", "code",
+                                                  "unit_leaders_no_excellent", "unit",
+                                                  jstr(last, "unit"), "year", ys, "clause",
+                                                  cite(d, rcq->unit_leaders_clause)));
+        json_object_set_new(doc, "consequences", cons);
         rc = view_put2(d, "grade", pid, ys, doc, err);
         json_decref(doc);
     }
