@@ -23,6 +23,7 @@
 #include "ledger/codec.h"
 #include "ledger/entry.h"
 #include "ledger/ledger.h"
+#include "ledger/rebuild.h"
 #include "ledger/merkle.h"
 #include "ledger/statement.h"
 #include "ledger/verify.h"
@@ -35,6 +36,14 @@
 #define APPEND_GROUP 256
 
 static const char *progname = "taizhang";
+static const char *command_name = ""; /* the command being run (for its options) */
+
+/* cli/query.c */
+int tz_cli_is_query(const char *command);
+int tz_cli_query(const char *progname, const char *command, const char *db, const char *as_of,
+                 const char *from, const char *to, const char *village, const char *township,
+                 const char *person, const char *unit, const char *year, const char *month,
+                 const char *format, int explain);
 
 static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(int code, const char *fmt, ...)
@@ -103,6 +112,10 @@ static json_t *hex_string(const uint8_t *b, size_t n)
 typedef struct opts {
     const char *db, *name, *out, *origin, *log_key, *in, *trusted, *id, *type;
     const char *keys_dir, *profile, *calendar; /* demo */
+    /* queries (cli/query.c) */
+    const char *village, *township, *person, *unit, *year, *month, *as_of, *format;
+    const char *from_arg, *to_arg;
+    int explain;
     const char *keys[MAX_KEYS];
     size_t nkeys;
     const char *roots[MAX_KEYS];
@@ -113,7 +126,8 @@ typedef struct opts {
 
 enum { O_DB = 1000, O_NAME, O_OUT, O_ORIGIN, O_LOGKEY, O_ROOT, O_KEY, O_IN, O_SEQ, O_SIZE,
        O_FROM, O_TO, O_TRUSTED, O_JSON, O_FORMAT, O_SEAL, O_ID, O_TYPE, O_HELP, O_KEYS, O_SEED,
-       O_MONTHS, O_VILLAGES, O_PROFILE, O_CALENDAR };
+       O_MONTHS, O_VILLAGES, O_PROFILE, O_CALENDAR, O_VILLAGE, O_TOWNSHIP, O_PERSON, O_UNIT,
+       O_YEAR, O_MONTH, O_AS_OF, O_EXPLAIN };
 
 static const struct option long_opts[] = {
     {"db", required_argument, 0, O_DB},          {"name", required_argument, 0, O_NAME},
@@ -128,7 +142,11 @@ static const struct option long_opts[] = {
     {"help", no_argument, 0, O_HELP},            {"keys", required_argument, 0, O_KEYS},
     {"seed", required_argument, 0, O_SEED},      {"months", required_argument, 0, O_MONTHS},
     {"villages", required_argument, 0, O_VILLAGES}, {"profile", required_argument, 0, O_PROFILE},
-    {"calendar", required_argument, 0, O_CALENDAR}, {0, 0, 0, 0},
+    {"calendar", required_argument, 0, O_CALENDAR}, {"village", required_argument, 0, O_VILLAGE},
+    {"township", required_argument, 0, O_TOWNSHIP}, {"person", required_argument, 0, O_PERSON},
+    {"unit", required_argument, 0, O_UNIT},      {"year", required_argument, 0, O_YEAR},
+    {"month", required_argument, 0, O_MONTH},    {"as-of", required_argument, 0, O_AS_OF},
+    {"explain", no_argument, 0, O_EXPLAIN},      {0, 0, 0, 0},
 };
 
 static int parse_opts(int argc, char **argv, opts *o)
@@ -151,10 +169,21 @@ static int parse_opts(int argc, char **argv, opts *o)
         case O_JSON: o->json = 1; break;
         case O_SEAL: o->seal = 1; break;
         case O_FORMAT:
+            o->format = optarg;
+            if (tz_cli_is_query(command_name))
+                break; /* table, json or csv: checked by the query */
             if (strcmp(optarg, "json") != 0)
                 return fail(2, "--format: only \"json\" is supported here");
             o->json = 1;
             break;
+        case O_VILLAGE: o->village = optarg; break;
+        case O_TOWNSHIP: o->township = optarg; break;
+        case O_PERSON: o->person = optarg; break;
+        case O_UNIT: o->unit = optarg; break;
+        case O_YEAR: o->year = optarg; break;
+        case O_MONTH: o->month = optarg; break;
+        case O_AS_OF: o->as_of = optarg; break;
+        case O_EXPLAIN: o->explain = 1; break;
         case O_ROOT:
             if (o->nroots == MAX_KEYS)
                 return fail(2, "--root: at most %d", MAX_KEYS);
@@ -167,8 +196,18 @@ static int parse_opts(int argc, char **argv, opts *o)
             break;
         case O_SEQ: o->has_seq = 1; if (parse_u64(optarg, "--seq", &o->seq)) return 2; break;
         case O_SIZE: o->has_size = 1; if (parse_u64(optarg, "--size", &o->size)) return 2; break;
-        case O_FROM: o->has_from = 1; if (parse_u64(optarg, "--from", &o->from)) return 2; break;
-        case O_TO: o->has_to = 1; if (parse_u64(optarg, "--to", &o->to)) return 2; break;
+        case O_FROM:
+            o->from_arg = optarg; /* diff: a seq or a date */
+            if (!tz_cli_is_query(command_name) && parse_u64(optarg, "--from", &o->from))
+                return 2;
+            o->has_from = 1;
+            break;
+        case O_TO:
+            o->to_arg = optarg;
+            if (!tz_cli_is_query(command_name) && parse_u64(optarg, "--to", &o->to))
+                return 2;
+            o->has_to = 1;
+            break;
         case O_KEYS: o->keys_dir = optarg; break;
         case O_PROFILE: o->profile = optarg; break;
         case O_CALENDAR: o->calendar = optarg; break;
@@ -187,6 +226,10 @@ static int parse_opts(int argc, char **argv, opts *o)
     }
     if (optind < argc)
         return fail(2, "unexpected argument \"%s\"", argv[optind]);
+    if (!tz_cli_is_query(command_name) && (o->village || o->township || o->person || o->unit ||
+                                            o->year || o->month || o->as_of || o->explain))
+        return fail(2, "--village, --township, --person, --unit, --year, --month, --as-of and "
+                    "--explain belong to the query commands (see `taizhang help`)");
     return 0;
 }
 
@@ -657,6 +700,18 @@ static int cmd_checkpoint(const opts *o)
     return rc;
 }
 
+static int cmd_reproject(const opts *o)
+{
+    if (o->db == NULL)
+        return fail(2, "reproject: --db DIR is required");
+    uint64_t records = 0;
+    tz_err e;
+    if (tz_rebuild_reproject(o->db, &records, &e) != TZ_OK)
+        return fail_err(&e);
+    printf("{\"reprojected\":true,\"derived_records\":%llu}\n", (unsigned long long)records);
+    return 0;
+}
+
 static json_t *proof_hashes(const tz_merkle_proof *p)
 {
     json_t *a = json_array();
@@ -782,6 +837,29 @@ static int cmd_demo(const opts *o)
                        o->has_villages ? &o->villages : NULL);
 }
 
+static int run_query(const char *command, const opts *o)
+{
+    return tz_cli_query(progname, command, o->db, o->as_of, o->from_arg, o->to_arg, o->village,
+                        o->township, o->person, o->unit, o->year, o->month, o->format,
+                        o->explain);
+}
+
+#define QUERY_COMMAND(name) \
+    static int cmd_##name(const opts *o) { return run_query(#name, o); }
+QUERY_COMMAND(roster)
+QUERY_COMMAND(attendance)
+QUERY_COMMAND(leave)
+QUERY_COMMAND(absences)
+QUERY_COMMAND(handover)
+QUERY_COMMAND(term)
+QUERY_COMMAND(recall)
+QUERY_COMMAND(grade)
+QUERY_COMMAND(eligibility)
+QUERY_COMMAND(allowance)
+QUERY_COMMAND(diff)
+
+#define QUERY_OPTS "[--as-of SEQ|DATE] [--explain] [--format table|json|csv]"
+
 static const struct {
     const char *name;
     int (*fn)(const opts *);
@@ -805,6 +883,29 @@ static const struct {
                        "keys;\n       profile and calendar default to the source tree's "
                        "profiles/shiquan-2021.json and\n       data/"
                        "cn-workday-calendar.json, found next to the executable)"},
+    {"roster", cmd_roster, "roster --db DIR [--village V | --township T] [--unit U] [--person P] "
+                           QUERY_OPTS "\n      (who is stationed, status, on leave; coverage "
+                           "against the profile's team rules)"},
+    {"attendance", cmd_attendance, "attendance --db DIR [--person P | --village V | --township T] "
+                                   "[--year Y | --month YYYY-MM] " QUERY_OPTS},
+    {"leave", cmd_leave, "leave --db DIR --person P " QUERY_OPTS},
+    {"absences", cmd_absences, "absences --db DIR --person P [--year Y] " QUERY_OPTS
+                               "\n      (absences without reason and their consequences)"},
+    {"handover", cmd_handover, "handover --db DIR [--village V | --township T] " QUERY_OPTS},
+    {"term", cmd_term, "term --db DIR [--person P | --village V | --township T | --unit U] "
+                       QUERY_OPTS "\n      (planned and actual terms; terms cut short)"},
+    {"recall", cmd_recall, "recall --db DIR [--person P | --unit U] [--year Y] " QUERY_OPTS},
+    {"grade", cmd_grade, "grade --db DIR --person P [--year Y] " QUERY_OPTS},
+    {"eligibility", cmd_eligibility, "eligibility --db DIR --year Y [--person P | --village V | "
+                                     "--township T | --unit U] " QUERY_OPTS "\n      (who may be assessed, "
+                                     "the highest grade allowed and why)"},
+    {"allowance", cmd_allowance, "allowance --db DIR [--person P | --village V | --township T] "
+                                 "[--year Y | --month YYYY-MM] " QUERY_OPTS},
+    {"reproject", cmd_reproject, "reproject --db DIR   (rebuild the derived records, index and "
+                                 "projections, from the entries alone)"},
+    {"diff", cmd_diff, "diff --db DIR --from A --to B [--explain] [--format table|json|csv]\n"
+                       "      (what changed in the projections between seqs or dates A and B, "
+                       "and which entries changed it)"},
 };
 
 static int usage(FILE *f)
@@ -828,6 +929,7 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], commands[i].name) != 0)
             continue;
         opts o;
+        command_name = commands[i].name;
         int rc = parse_opts(argc - 1, argv + 1, &o);
         if (rc == -1) {
             printf("usage: taizhang %s\n", commands[i].usage);

@@ -441,14 +441,32 @@ int tz_domain_profile_at(tz_store *store, uint64_t as_of, int64_t day, tz_profil
         tz_store_free(raw);
         return tz_err_set(err, TZ_ERR_NOMEM, "policy: out of memory");
     }
+    /* Queries ask this again and again: keep the last parse per thread,
+     * keyed by the hash of the adoption's statement (never by seq alone: a
+     * process may read several ledgers). */
+    static _Thread_local tz_profile_cache cache;
     rc = tz_entry_decode(&e, raw, len, err);
-    if (rc == TZ_OK)
+    uint8_t hash[32];
+    if (rc == TZ_OK) {
+        tz_hash_sha256(hash, e.statement, e.statement_len);
+        if (cache.valid && tz_hash_equal(cache.hash, hash, 32)) {
+            *out = cache.profile;
+            msgpack_zone_destroy(&zone);
+            tz_store_free(raw);
+            return TZ_OK;
+        }
         rc = tz_statement_decode(&st, &zone, e.statement, e.statement_len, err);
+    }
     if (rc == TZ_OK) {
         const msgpack_object *p = tz_codec_map_get(st.body, "profile");
         rc = p == NULL ? tz_err_set(err, TZ_ERR_IO, "policy: adoption %llu has no profile",
                                     (unsigned long long)seq)
                        : tz_profile_parse(out, p, err);
+    }
+    if (rc == TZ_OK) {
+        cache.profile = *out;
+        memcpy(cache.hash, hash, 32);
+        cache.valid = 1;
     }
     msgpack_zone_destroy(&zone);
     tz_store_free(raw);
@@ -974,8 +992,12 @@ static int emit_dispatch(dctx *d, const char *id, const json_t *rec, tz_err *err
         if (json_object_get(rec, copy[i]) != NULL)
             json_object_set(doc, copy[i], json_object_get(rec, copy[i]));
     int64_t end = jday(rec, "end");
+    /* cut short: recalled before the planned end. A rotation completed by
+     * handover a little before the planned end is the overlap the rules ask
+     * for (压茬交接), not a shortened term. */
     json_object_set_new(doc, "cut_short", json_boolean(end != INT64_MIN &&
-                                                       end < jday(rec, "planned_end")));
+                                                       end < jday(rec, "planned_end") &&
+                                                       strcmp(jstr(rec, "status"), "recalled") == 0));
     int rc = view_put2(d, "roster", jstr(rec, "village"), id, doc, err);
     if (rc == TZ_OK)
         rc = view_put2(d, "term", jstr(rec, "person"), id, doc, err);
@@ -1041,6 +1063,8 @@ static int emit_leave(dctx *d, const char *id, const json_t *rec, tz_err *err)
     const char *status = jstr(rec, "status");
     if (json_object_get(rec, "recall_required") != NULL && strcmp(status, "refused") != 0)
         json_array_append_new(findings, finding("recall_required",
+                                                json_object_get(rec, "recall_cite") ?
+                                                jstr(rec, "recall_cite") :
                                                 jstr(rec, "recall_required"), "%lld consecutive "
                                                 "days of leave: the cadre is recalled and a "
                                                 "replacement dispatched", (long long)
@@ -1139,13 +1163,14 @@ static int emit_recall(dctx *d, const char *pid, const json_t *disp, const char 
     const tz_profile_recall_consequences *rc_ = &p->recall_consequences;
     json_t *cons = json_array();
     if (p->assessment.recalled_max_grade != TZ_GRADE_NONE)
-        json_array_append_new(cons, json_pack("{s:s,s:s,s:s,s:o}", "code", "grade_capped",
-                                              "year", year, "max_grade",
+        json_array_append_new(cons, json_pack("{s:s,s:i,s:s,s:o}", "code", "grade_capped",
+                                              "year", atoi(year), "max_grade",
                                               tz_grade_name(p->assessment.recalled_max_grade),
                                               "clause", cite(d, p->assessment.recalled_clause)));
     if (rc_->no_excellent_that_year)
-        json_array_append_new(cons, json_pack("{s:s,s:s,s:o}", "code", "no_excellent", "year",
-                                              year, "clause", cite(d, rc_->no_excellent_clause)));
+        json_array_append_new(cons, json_pack("{s:s,s:i,s:o}", "code", "no_excellent", "year",
+                                              atoi(year), "clause",
+                                              cite(d, rc_->no_excellent_clause)));
     if (rc_->reserve_lost)
         json_array_append_new(cons, json_pack("{s:s,s:o}", "code", "reserve_lost", "clause",
                                               cite(d, rc_->reserve_clause)));
@@ -1160,9 +1185,9 @@ static int emit_recall(dctx *d, const char *pid, const json_t *disp, const char 
         }
     }
     if (rc_->unit_leaders_no_excellent_on_recall)
-        json_array_append_new(cons, json_pack("{s:s,s:s,s:s,s:b,s:b,s:o}", "code",
+        json_array_append_new(cons, json_pack("{s:s,s:s,s:i,s:b,s:b,s:o}", "code",
                                               "unit_leaders_no_excellent", "unit",
-                                              jstr(disp, "unit"), "year", year, "head",
+                                              jstr(disp, "unit"), "year", atoi(year), "head",
                                               rc_->unit_head_no_excellent, "deputy",
                                               rc_->unit_deputy_no_excellent, "clause",
                                               cite(d, rc_->unit_leaders_clause)));
@@ -1205,7 +1230,7 @@ static int emit_recall(dctx *d, const char *pid, const json_t *disp, const char 
                                                     rc_->unit_recalls_deputy_no_excellent ?
                                                     " its deputy head may not be rated 优秀;" : ""));
         }
-        json_t *ud = json_pack("{s:s,s:s,s:O,s:I,s:o,s:O}", "unit", unit, "year", year,
+        json_t *ud = json_pack("{s:s,s:i,s:O,s:I,s:o,s:O}", "unit", unit, "year", atoi(year),
                                "recalls", json_object_get(u, "recalls"), "count", (json_int_t)n,
                                "findings", findings, "explain", json_object_get(u, "seqs"));
         rc = view_put2(d, "unit_recalls", unit, year, ud, err);
@@ -2243,8 +2268,10 @@ static int apply_leave_request(dctx *d, tz_err *err)
                     "status", "requested");
     json_object_set_new(rec, "village", json_string(jstr(disp, "village")));
     json_object_set_new(rec, "unit", json_string(jstr(disp, "unit")));
-    if (p->leave.recall_over_days > 0 && days > p->leave.recall_over_days)
+    if (p->leave.recall_over_days > 0 && days > p->leave.recall_over_days) {
         json_object_set_new(rec, "recall_required", json_pack("s", p->leave.recall_clause));
+        json_object_set_new(rec, "recall_cite", cite(d, p->leave.recall_clause));
+    }
     json_object_set_new(rec, "tier_clause", cite(d, tier->clause));
     json_object_set_new(rec, "reason", json_string(reason));
     if (tier->applicant[0] != '\0')
@@ -2841,9 +2868,11 @@ static int apply_assessment(dctx *d, tz_err *err)
                                                   cite(d, rcq->incompetent_promotion_clause)));
         }
         if (grade == TZ_GRADE_INCOMPETENT && rcq->unit_leaders_no_excellent_on_incompetent)
-            json_array_append_new(cons, json_pack("{s:s,s:s,s:s,s:o}", "code",
+            json_array_append_new(cons, json_pack("{s:s,s:s,s:i,s:b,s:b,s:o}", "code",
                                                   "unit_leaders_no_excellent", "unit",
-                                                  jstr(last, "unit"), "year", ys, "clause",
+                                                  jstr(last, "unit"), "year", (int)year, "head",
+                                                  rcq->unit_head_no_excellent, "deputy",
+                                                  rcq->unit_deputy_no_excellent, "clause",
                                                   cite(d, rcq->unit_leaders_clause)));
         json_object_set_new(doc, "consequences", cons);
         rc = view_put2(d, "grade", pid, ys, doc, err);
