@@ -987,6 +987,8 @@ static int emit_dispatch(dctx *d, const char *id, const json_t *rec, tz_err *err
                             "role", jstr(rec, "role"), "start", jstr(rec, "start"),
                             "planned_end", jstr(rec, "planned_end"), "status",
                             jstr(rec, "status"), "explain", json_object_get(rec, "history"));
+    if (strcmp(jstr(rec, "status"), "active") == 0 && json_object_get(rec, "handover") != NULL)
+        json_object_set_new(doc, "status", json_string("handing_over"));
     static const char *const copy[] = {"end", "recall_reason", "handover", "approved_seq"};
     for (size_t i = 0; i < sizeof copy / sizeof copy[0]; i++)
         if (json_object_get(rec, copy[i]) != NULL)
@@ -1296,6 +1298,7 @@ static int end_dispatch(dctx *d, json_t *person, const char *pid, json_t *disp, 
     int64_t planned = jday(disp, "planned_end");
     jset_day(disp, "end", end);
     json_object_set_new(disp, "status", json_string(status));
+    json_object_del(disp, "handover");
     json_object_set_new(disp, "ended_seq", json_integer((json_int_t)d->ctx->seq));
     int rc;
     if (strcmp(jstr(disp, "role"), "first_secretary") == 0 && tz_time_year_of(end) < tz_time_year_of(planned)) {
@@ -2470,8 +2473,13 @@ static int apply_handover_start(dctx *d, tz_err *err)
     json_object_set_new(rec, "min_working_days", json_integer(p->handover.min_working_days));
     json_object_set_new(rec, "clause", cite(d, p->handover.clause));
     json_object_set_new(po, "handover", json_string(d->id));
-    if ((rc = put_rec(d, d->id, rec, err)) == TZ_OK)
+    json_t *outgoing = json_deep_copy(dout);
+    json_object_del(outgoing, "id");
+    json_object_set_new(outgoing, "handover", json_string(d->id));
+    if ((rc = put_rec(d, d->id, rec, err)) == TZ_OK && (rc = put_rec(d, jstr(dout, "id"), outgoing,
+                                                                      err)) == TZ_OK)
         rc = s_put1(d, "person", out_id, po, err);
+    json_decref(outgoing);
 out:
     json_decref(village);
     json_decref(po);

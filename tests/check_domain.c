@@ -25,6 +25,7 @@
 #include "ledger/statement.h"
 #include "ledger/store.h"
 #include "ledger/verify.h"
+#include "projections/view.h"
 #include "util/encoding.h"
 #include "util/time.h"
 #include "tests/tz_test.h"
@@ -1141,6 +1142,126 @@ START_TEST(test_rules_under_each_profile)
 }
 END_TEST
 
+
+/* ---- projections under each profile -------------------------------------------- */
+
+static json_t *view_doc(const char *view, const char *a, const char *b)
+{
+    char subject[256];
+    size_t sl = tz_view_subject(subject, sizeof subject, a, b, NULL);
+    json_t *doc = NULL;
+    tz_err e;
+    int rc = tz_view_get(tz_ledger_store(W.l), view, subject, sl, TZ_VIEW_AS_OF_NOW, &doc, &e);
+    ck_assert_msg(rc == TZ_OK, "%s %s/%s: %s", view, a, b, e.msg);
+    return doc;
+}
+
+static const json_t *find_code(const json_t *list, const char *code)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) {
+        if (strcmp(json_string_value(json_object_get(v, "code")) ?
+                   json_string_value(json_object_get(v, "code")) : "", code) == 0)
+            return v;
+    }
+    return NULL;
+}
+
+START_TEST(test_views_under_profiles)
+{
+    /* daan-2017 三(二): a unit with two recalls within one year */
+    world_up("daan-2017");
+    dispatch("county", "fs1", "u1", "v1", "first_secretary", "2024-01-02", "2026-01-01");
+    dispatch("county", "fs3", "u1", "v3", "first_secretary", "2024-01-02", "2026-01-01");
+    OK("county", "recall", NULL, "2024-05-01", "{\"person\":\"fs1\",\"dispatch\":"
+       "\"dispatch/fs1/2024-01-02\",\"reason\":\"discipline\",\"date\":\"2024-05-01\"}");
+    json_t *u = view_doc("unit_recalls", "u1", "2024");
+    ck_assert_ptr_null(find_code(json_object_get(u, "findings"), "unit_recalls"));
+    json_decref(u);
+    json_t *r = view_doc("recall", "fs1", "dispatch/fs1/2024-01-02");
+    const json_t *c = find_code(json_object_get(r, "consequences"), "no_promotion_until");
+    ck_assert_ptr_nonnull(c);
+    ck_assert_str_eq(json_string_value(json_object_get(c, "date")), "2026-05-01");
+    ck_assert_ptr_nonnull(find_code(json_object_get(r, "consequences"), "reserve_lost"));
+    json_decref(r);
+    OK("county", "recall", NULL, "2024-09-01", "{\"person\":\"fs3\",\"dispatch\":"
+       "\"dispatch/fs3/2024-01-02\",\"reason\":\"not_competent\",\"date\":\"2024-09-01\"}");
+    u = view_doc("unit_recalls", "u1", "2024");
+    c = find_code(json_object_get(u, "findings"), "unit_recalls");
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(c, "clause")), "daan-2017"));
+    ck_assert_int_eq(json_integer_value(json_object_get(u, "count")), 2);
+    json_decref(u);
+    world_down();
+
+    /* guizhou-2018 6.6.1: two absences cancel the bonus and bring the unit's deputy head in */
+    world_up("guizhou-2018");
+    OK("unit-u1,county,countysec,citysec", "dispatch", "d/fs1", "2024-01-02", "{\"person\":"
+       "\"fs1\",\"village\":\"v1\",\"unit\":\"u1\",\"role\":\"first_secretary\",\"start\":"
+       "\"2024-01-02\",\"planned_end\":\"2026-01-01\"}");
+    absences("fs1", 2, 3);
+    json_t *a = view_doc("absence", "fs1", "2024");
+    ck_assert_int_eq(json_integer_value(json_object_get(a, "count")), 2);
+    json_t *cons = json_object_get(a, "consequences");
+    ck_assert_uint_eq(json_array_size(cons), 2);
+    json_t *two = json_array_get(cons, 1);
+    ck_assert(json_is_true(json_object_get(two, "bonus_cancelled")));
+    ck_assert(json_is_true(json_object_get(two, "unit_deputy_interview")));
+    ck_assert_str_eq(json_string_value(json_object_get(two, "max_grade")), "称职");
+    json_decref(a);
+    world_down();
+
+    /* guyuan-2018 六(四): 100 yuan a day actually in the village, on the signed sheet */
+    world_up("guyuan-2018");
+    dispatch("county", "fs1", "u1", "v1", "first_secretary", "2024-01-02", "2026-01-01");
+    char days[40];
+    OK("tsec-cg", "attendance", "att/1", "2024-03-01", "{\"person\":\"fs1\",\"month\":"
+       "\"2024-02\",\"days\":\"%s\"}", month_codes(days, 29, "3A,4A,5B"));
+    json_t *att = view_doc("attendance", "fs1", "2024-02");
+    ck_assert_int_eq(json_integer_value(json_object_get(att, "allowance_fen")), 0); /* unsigned */
+    ck_assert_ptr_nonnull(find_code(json_object_get(att, "findings"), "unsigned"));
+    json_decref(att);
+    ck_assert_int_eq(cosign("vsec-v1", W.seq, "2024-03-02"), TZ_OK);
+    att = view_doc("attendance", "fs1", "2024-02");
+    /* 29 days, 2 absent, 1 on business outside, which guyuan-2018 does not count */
+    int in_village = (int)json_integer_value(json_object_get(att, "in_village"));
+    ck_assert_int_eq(in_village, 26);
+    ck_assert_int_eq(json_integer_value(json_object_get(att, "allowance_fen")),
+                     (json_int_t)in_village * 10000);
+    ck_assert_int_eq(json_integer_value(json_object_get(att, "absent")), 2);
+    json_decref(att);
+    world_down();
+}
+END_TEST
+
+START_TEST(test_roster_statuses)
+{
+    world_up("shiquan-2021");
+    dispatch("county", "fs1", "u1", "v1", "first_secretary", "2022-01-03", "2024-01-02");
+    dispatch("county", "fs2", "u2", "v1", "first_secretary", "2024-01-29", "2026-01-28");
+    json_t *r = view_doc("roster", "v1", "dispatch/fs1/2022-01-03");
+    ck_assert_str_eq(json_string_value(json_object_get(r, "status")), "active");
+    json_decref(r);
+    OK("unit-u1", "handover.start", "h/1", "2024-02-01", "{\"village\":\"v1\",\"outgoing\":"
+       "\"fs1\",\"incoming\":\"fs2\",\"start\":\"2024-02-01\"}");
+    r = view_doc("roster", "v1", "dispatch/fs1/2022-01-03");
+    ck_assert_str_eq(json_string_value(json_object_get(r, "status")), "handing_over");
+    json_decref(r);
+    OK("c-fs1,c-fs2,unit-u1", "handover.complete", NULL, "2024-02-26",
+       "{\"handover\":\"h/1\",\"date\":\"2024-02-26\"}");
+    r = view_doc("roster", "v1", "dispatch/fs1/2022-01-03");
+    ck_assert_str_eq(json_string_value(json_object_get(r, "status")), "completed");
+    ck_assert(json_is_false(json_object_get(r, "cut_short"))); /* a rotation, not a cut */
+    json_decref(r);
+    json_t *h = view_doc("handover", "v1", "h/1");
+    ck_assert_str_eq(json_string_value(json_object_get(h, "status")), "complete");
+    ck_assert_int_eq(json_integer_value(json_object_get(h, "working_days")), 15);
+    json_decref(h);
+    world_down();
+}
+END_TEST
+
 /* ---- tampering with derived state -------------------------------------------- */
 
 START_TEST(test_tampered_state_detected)
@@ -1286,6 +1407,8 @@ static Suite *domain_suite(void)
     tcase_add_test(tc, test_tampered_state_detected);
     tcase_add_test(tc, test_hostile_bodies);
     tcase_add_test(tc, test_rules_under_each_profile);
+    tcase_add_test(tc, test_views_under_profiles);
+    tcase_add_test(tc, test_roster_statuses);
     suite_add_tcase(s, tc);
     return s;
 }
