@@ -22,6 +22,7 @@
 #include "crypto/keyfile.h"
 #include "ledger/codec.h"
 #include "ledger/entry.h"
+#include "ledger/entry_json.h"
 #include "ledger/ledger.h"
 #include "ledger/rebuild.h"
 #include "ledger/merkle.h"
@@ -584,50 +585,6 @@ out:
     return rc;
 }
 
-/* The JSON form of one entry (see docs/FORMAT.md "JSON views"). */
-static json_t *entry_json(uint64_t seq, const uint8_t *raw, size_t len, tz_err *e)
-{
-    tz_entry entry;
-    if (tz_entry_decode(&entry, raw, len, e) != TZ_OK)
-        return NULL;
-    msgpack_zone zone;
-    if (!msgpack_zone_init(&zone, 4096)) {
-        tz_err_set(e, TZ_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
-    tz_statement st;
-    json_t *stj = NULL;
-    if (tz_statement_decode(&st, &zone, entry.statement, entry.statement_len, e) == TZ_OK)
-        stj = tz_statement_to_json(&st, e);
-    msgpack_zone_destroy(&zone);
-    if (stj == NULL)
-        return NULL;
-    uint8_t leaf[32];
-    tz_merkle_leaf_hash(leaf, raw, len);
-    char rec[TZ_TIME_RFC3339_MAX];
-    tz_time_format_micros(rec, entry.recorded_at);
-    size_t cap = tz_base64_encoded_len(len);
-    char *b64 = malloc(cap);
-    if (b64 == NULL) {
-        json_decref(stj);
-        tz_err_set(e, TZ_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
-    tz_base64_encode(b64, cap, raw, len);
-    json_t *sigs = json_array();
-    for (size_t i = 0; i < entry.nsigs; i++)
-        json_array_append_new(sigs, json_pack("{s:o,s:o}", "key", hex_string(entry.sigs[i].key, 32),
-                                              "sig", b64_string(entry.sigs[i].sig, 64)));
-    json_t *j = json_pack("{s:I,s:o,s:s,s:I,s:o,s:o,s:o,s:s}", "seq", (json_int_t)seq, "leaf_hash",
-                          hex_string(leaf, 32), "recorded_at", rec, "recorded_at_us",
-                          (json_int_t)entry.recorded_at, "prev", hex_string(entry.prev, 32),
-                          "statement", stj, "signatures", sigs, "entry_b64", b64);
-    free(b64);
-    if (j == NULL)
-        tz_err_set(e, TZ_ERR_NOMEM, "out of memory");
-    return j;
-}
-
 static int cmd_get(const opts *o)
 {
     if (!o->has_seq && o->id == NULL)
@@ -643,7 +600,7 @@ static int cmd_get(const opts *o)
     json_t *j = NULL;
     if ((o->id != NULL && tz_ledger_find_id(l, o->id, strlen(o->id), &seq, &e) != TZ_OK) ||
         tz_ledger_get(l, seq, &raw, &len, &e) != TZ_OK ||
-        (j = entry_json(seq, raw, len, &e)) == NULL)
+        (j = tz_entry_json(seq, raw, len, &e)) == NULL)
         rc = fail_err(&e);
     else
         print_json(j, o->json);
@@ -668,7 +625,7 @@ static int cmd_log(const opts *o)
         size_t len = 0;
         json_t *j = NULL;
         if (tz_ledger_get(l, s, &raw, &len, &e) != TZ_OK ||
-            (j = entry_json(s, raw, len, &e)) == NULL) {
+            (j = tz_entry_json(s, raw, len, &e)) == NULL) {
             rc = fail_err(&e);
         } else {
             json_t *t = json_object_get(json_object_get(j, "statement"), "type");

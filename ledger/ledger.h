@@ -33,7 +33,14 @@
 #define TZ_LEDGER_FORMAT "taizhang-ledger/1"
 
 enum { TZ_LEDGER_READONLY = 1 };
-enum { TZ_APPEND_STOP_ON_REJECT = 1 };
+enum {
+    TZ_APPEND_STOP_ON_REJECT = 1,
+    /* The caller has already checked every submission's signatures with
+     * tz_entry_verify_signatures (the daemon does it on worker threads), so
+     * the append skips that step; every other rule is still decided here.
+     * Only for callers that verified the very bytes they pass. */
+    TZ_APPEND_SIGS_VERIFIED = 2,
+};
 
 typedef struct tz_ledger tz_ledger;
 

@@ -1,0 +1,98 @@
+/*
+ * api.h: the work behind taizhangd's endpoints, kept apart from the event
+ * loop so that it runs on worker threads and can be tested without HTTP.
+ *
+ * Nothing here touches libevent's request objects: a handler reads the
+ * store (RocksDB is safe for concurrent readers) and the published head,
+ * and fills a tzd_reply, which the event-loop thread sends. Reads never
+ * take the writer's path: they see the head the writer last published
+ * (tzd_head), so an answer never mentions an entry whose batch is not
+ * durable, and never waits for a commit in progress.
+ */
+#ifndef TZ_DAEMON_API_H
+#define TZ_DAEMON_API_H
+
+#include <jansson.h>
+#include <msgpack.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ledger/entry.h"
+#include "ledger/store.h"
+#include "util/status.h"
+
+#define TZD_PAGE_MAX 1000u      /* entries per page of GET /v1/entries */
+#define TZD_PAGE_SCAN_MAX 20000u /* entries looked at per page when filtering by type */
+
+/* What the writer last made durable. The writer updates it after each
+ * commit; readers copy what they need under the lock. */
+typedef struct tzd_head {
+    pthread_mutex_t lock;
+    uint64_t size;
+    uint8_t root[32];
+    char *checkpoint; /* the signed C2SP note of (size, root); malloc'd */
+    size_t checkpoint_len;
+} tzd_head;
+
+/* Copies size (and the checkpoint, malloc'd, when note is not NULL) out of
+ * head. Returns TZ_OK or TZ_ERR_NOMEM (then *note is NULL). */
+int tzd_head_read(tzd_head *head, uint64_t *size, char **note, size_t *note_len) TZ_MUST_CHECK;
+
+/* One HTTP answer: status, content type (static string) and a malloc'd body. */
+typedef struct tzd_reply {
+    int status;
+    const char *ctype;
+    char *body;
+    size_t len;
+} tzd_reply;
+
+/* Frees the body (the struct itself is the caller's). Accepts NULL. */
+void tzd_reply_clear(tzd_reply *r);
+
+/* Sets r to status with doc serialised compactly (doc is consumed, may be
+ * NULL: then 500 out of memory). */
+void tzd_reply_json(tzd_reply *r, int status, json_t *doc);
+
+/* Sets r to status with {"error": code, "message": the formatted text}. */
+void tzd_reply_error(tzd_reply *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Sets r from a library status and its error (code = tz_status_name). */
+void tzd_reply_status(tzd_reply *r, int tz_code, const char *msg);
+
+/* The HTTP status for a library status: input/usage 400, signature 401,
+ * forbidden 403, not found 404, conflict 409, rule 422, I/O and memory 503
+ * (the store refused: try again), tamper/proof/internal 500. */
+int tzd_http_status(int tz_code);
+
+/* A statement as posted: its canonical bytes and verified signatures. */
+typedef struct tzd_submission {
+    msgpack_sbuffer statement;
+    tz_signature sigs[TZ_ENTRY_MAX_SIGS];
+    size_t nsigs;
+} tzd_submission;
+
+void tzd_submission_init(tzd_submission *s);
+void tzd_submission_destroy(tzd_submission *s);
+
+/* Parses a POST /v1/statements body (docs/API.md): JSON
+ *   {"statement": {type, id, at, body}, "signatures": [{"key", "sig"}, ...]}
+ * or, when is_msgpack, the msgpack map
+ *   {"statement": bin (canonical statement bytes), "signatures": [{"key": bin 32, "sig": bin 64}]}
+ * checks the statement (canonical form, every rule of tz_statement_decode),
+ * that its type is require_type when that is not NULL, and verifies every
+ * signature. On TZ_OK *s holds the statement and the signatures, ready for
+ * tz_ledger_append with TZ_APPEND_SIGS_VERIFIED. Errors: TZ_ERR_INPUT
+ * (naming the field and rule), TZ_ERR_SIGNATURE, TZ_ERR_NOMEM. */
+int tzd_api_parse_submission(tzd_submission *s, const uint8_t *body, size_t len, int is_msgpack,
+                             const char *require_type, tz_err *err) TZ_MUST_CHECK;
+
+/* Answers GET path?query (query may be NULL) for the read endpoints:
+ * /v1/entries/{seq}, /v1/entries, /v1/checkpoint, /v1/proof/inclusion,
+ * /v1/proof/consistency, /v1/projections/{name}. Always fills *out
+ * (404 for another path, 400 for bad parameters). */
+void tzd_api_read(tz_store *store, tzd_head *head, const char *path, const char *query,
+                  tzd_reply *out);
+
+#endif
