@@ -371,6 +371,26 @@ static double metric(const char *text, const char *name)
     return -1;
 }
 
+/* CPU seconds (user + system) the process pid has used so far. */
+static double proc_cpu_seconds(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut = 0, st = 0;
+    /* after "pid (comm)": state, then fields 4..13, then utime and stime */
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+                            &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* ---- the load ------------------------------------------------------------------- */
 
 typedef struct load {
@@ -615,7 +635,9 @@ int main(int argc, char **argv)
     }
     double commits0 = metric(m0, "taizhang_commits_total");
     double appends0 = metric(m0, "taizhang_appends_total");
+    double commit_s0 = metric(m0, "taizhang_commit_seconds_sum");
     free(m0);
+    double cpu0 = proc_cpu_seconds(pid);
 
     l.base = event_base_new();
     cl = calloc(o.clients, sizeof *cl);
@@ -647,6 +669,7 @@ int main(int argc, char **argv)
         client_send(&cl[i]);
     event_base_dispatch(l.base);
     uint64_t elapsed = now_ns() - t0;
+    double daemon_cpu = proc_cpu_seconds(pid) - cpu0;
     atomic_store(&r.stop, 1);
     pthread_join(rt, NULL);
     if (l.failed) {
@@ -660,6 +683,7 @@ int main(int argc, char **argv)
     }
     double commits = metric(m1, "taizhang_commits_total") - commits0;
     double appends = metric(m1, "taizhang_appends_total") - appends0;
+    double commit_s = metric(m1, "taizhang_commit_seconds_sum") - commit_s0;
     free(m1);
 
     double secs = (double)elapsed / 1e9, tput = (double)o.count / secs;
@@ -667,11 +691,13 @@ int main(int argc, char **argv)
     qsort(r.lat_ns, r.n, sizeof *r.lat_ns, cmp_u64);
     printf("{\"bench\":\"daemon\",\"clients\":%lu,\"count\":%lu,\"seconds\":%.3f,"
            "\"appends_per_s\":%.0f,\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"p999_ms\":%.2f,"
-           "\"max_ms\":%.2f,\"fsyncs_per_s\":%.0f,\"mean_batch\":%.1f,\"appends_counted\":%.0f}\n",
+           "\"max_ms\":%.2f,\"fsyncs_per_s\":%.0f,\"mean_batch\":%.1f,\"appends_counted\":%.0f,"
+           "\"mean_commit_ms\":%.2f,\"writer_busy\":%.2f,\"daemon_cpu_cores\":%.2f}\n",
            o.clients, o.count, secs, tput, pct_ms(l.lat_ns, o.count, 0.5),
            pct_ms(l.lat_ns, o.count, 0.99), pct_ms(l.lat_ns, o.count, 0.999),
            pct_ms(l.lat_ns, o.count, 1.0), commits / secs, commits > 0 ? appends / commits : 0,
-           appends);
+           appends, commits > 0 ? commit_s / commits * 1e3 : 0, commit_s / secs,
+           daemon_cpu / secs);
     printf("{\"bench\":\"daemon_reads\",\"endpoint\":\"/v1/entries/{seq}\",\"interval_ms\":%lu,"
            "\"reads\":%zu,\"errors\":%d,\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f}\n",
            o.read_ms, r.n, r.errors, pct_ms(r.lat_ns, r.n, 0.5), pct_ms(r.lat_ns, r.n, 0.99),

@@ -130,14 +130,48 @@ void tzd_submission_destroy(tzd_submission *s)
 /* A signer's public key as JSON gives it: the verifier key string
  * (name+hex8+base64, as in key files), 64 hex digits (as `taizhang get`
  * prints it) or base64 of the 32 bytes. */
+/* Verifier key strings already parsed by this thread. Parsing one checks
+ * that the key is a valid Ed25519 point (crypto_core_ed25519_is_valid_point),
+ * which costs about as much as verifying the signature itself, while a
+ * county's clients send the same few keys again and again: the profile of
+ * bench_daemon showed it taking 40% of a worker's time. Parsing is a pure
+ * function of the string, so a hit gives exactly what parsing would; only
+ * keys that parsed are kept. Per thread, so no lock; direct-mapped. */
+#define KEY_CACHE_SLOTS 64
+typedef struct key_cache_slot {
+    size_t len; /* 0: empty */
+    char s[TZ_KEY_STRING_MAX];
+    uint8_t pk[32];
+} key_cache_slot;
+static _Thread_local key_cache_slot key_cache[KEY_CACHE_SLOTS];
+
+static int parse_verifier_key(uint8_t pk[32], const char *s, size_t len, tz_err *err)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)s[i]) * 16777619u;
+    key_cache_slot *slot = &key_cache[h % KEY_CACHE_SLOTS];
+    if (slot->len == len && memcmp(slot->s, s, len) == 0) {
+        memcpy(pk, slot->pk, 32);
+        return TZ_OK;
+    }
+    tz_public_key key;
+    if (tz_key_parse_public(&key, s, len, err) != TZ_OK)
+        return TZ_ERR_INPUT;
+    memcpy(pk, key.pk, 32);
+    if (len < sizeof slot->s) {
+        memcpy(slot->s, s, len);
+        memcpy(slot->pk, key.pk, 32);
+        slot->len = len;
+    }
+    return TZ_OK;
+}
+
 static int parse_json_key(uint8_t pk[32], const char *s, size_t len, size_t i, tz_err *err)
 {
     size_t n = 0;
-    tz_public_key key;
-    if (memchr(s, '+', len) != NULL && tz_key_parse_public(&key, s, len, err) == TZ_OK) {
-        memcpy(pk, key.pk, 32);
+    if (memchr(s, '+', len) != NULL && parse_verifier_key(pk, s, len, err) == TZ_OK)
         return TZ_OK;
-    }
     if (len == 64 && tz_hex_decode(pk, 32, &n, s, len, NULL) == TZ_OK && n == 32)
         return TZ_OK;
     if (len == 44 && tz_base64_decode(pk, 32, &n, s, len, NULL) == TZ_OK && n == 32)
