@@ -637,7 +637,7 @@ int main(int argc, char **argv)
     double appends0 = metric(m0, "taizhang_appends_total");
     double commit_s0 = metric(m0, "taizhang_commit_seconds_sum");
     free(m0);
-    double cpu0 = proc_cpu_seconds(pid);
+    double cpu0 = proc_cpu_seconds(pid), self0 = proc_cpu_seconds(getpid());
 
     l.base = event_base_new();
     cl = calloc(o.clients, sizeof *cl);
@@ -670,6 +670,7 @@ int main(int argc, char **argv)
     event_base_dispatch(l.base);
     uint64_t elapsed = now_ns() - t0;
     double daemon_cpu = proc_cpu_seconds(pid) - cpu0;
+    double client_cpu = proc_cpu_seconds(getpid()) - self0;
     atomic_store(&r.stop, 1);
     pthread_join(rt, NULL);
     if (l.failed) {
@@ -692,12 +693,12 @@ int main(int argc, char **argv)
     printf("{\"bench\":\"daemon\",\"clients\":%lu,\"count\":%lu,\"seconds\":%.3f,"
            "\"appends_per_s\":%.0f,\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"p999_ms\":%.2f,"
            "\"max_ms\":%.2f,\"fsyncs_per_s\":%.0f,\"mean_batch\":%.1f,\"appends_counted\":%.0f,"
-           "\"mean_commit_ms\":%.2f,\"writer_busy\":%.2f,\"daemon_cpu_cores\":%.2f}\n",
+           "\"mean_commit_ms\":%.2f,\"writer_busy\":%.2f,\"daemon_cpu_cores\":%.2f,\"client_cpu_cores\":%.2f}\n",
            o.clients, o.count, secs, tput, pct_ms(l.lat_ns, o.count, 0.5),
            pct_ms(l.lat_ns, o.count, 0.99), pct_ms(l.lat_ns, o.count, 0.999),
            pct_ms(l.lat_ns, o.count, 1.0), commits / secs, commits > 0 ? appends / commits : 0,
            appends, commits > 0 ? commit_s / commits * 1e3 : 0, commit_s / secs,
-           daemon_cpu / secs);
+           daemon_cpu / secs, client_cpu / secs);
     printf("{\"bench\":\"daemon_reads\",\"endpoint\":\"/v1/entries/{seq}\",\"interval_ms\":%lu,"
            "\"reads\":%zu,\"errors\":%d,\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f}\n",
            o.read_ms, r.n, r.errors, pct_ms(r.lat_ns, r.n, 0.5), pct_ms(r.lat_ns, r.n, 0.99),

@@ -116,6 +116,24 @@ static job *queue_take(queue *q, size_t max, size_t *n)
     return k ? first : NULL;
 }
 
+/* Appends the list first..(NULL-terminated) with one lock and one wake-up. */
+static void queue_push_list(queue *q, job *first)
+{
+    if (first == NULL)
+        return;
+    job *last = first;
+    while (last->next != NULL)
+        last = last->next;
+    pthread_mutex_lock(&q->mu);
+    if (q->tail != NULL)
+        q->tail->next = first;
+    else
+        q->head = first;
+    q->tail = last;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
 /* Takes everything without waiting (the loop's done queue). */
 static job *queue_take_all(queue *q)
 {
@@ -350,11 +368,11 @@ static void *writer_main(void *arg)
             atomic_fetch_add(&s->metrics.appends, accepted);
             publish_head(s);
         }
-        /* Replies go out only now: the batch is durable and published. */
-        for (job *j = list, *next; j != NULL; j = next) {
-            next = j->next;
-            done_push(s, j);
-        }
+        /* Replies go out only now: the batch is durable and published. The
+         * whole batch goes back in one hand-off (one lock, one wake-up of
+         * the loop) rather than one per statement. */
+        queue_push_list(&s->done, list);
+        event_active(s->done_ev, EV_READ, 0);
     }
     free(subs);
     free(res);
