@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "cli/client.h"
 #include "ledger/ledger.h"
 #include "projections/query.h"
 #include "projections/view.h"
@@ -29,7 +30,7 @@ int tz_cli_is_query(const char *command);
 int tz_cli_query(const char *progname, const char *command, const char *db, const char *as_of,
                  const char *from, const char *to, const char *village, const char *township,
                  const char *person, const char *unit, const char *year, const char *month,
-                 const char *format, int explain);
+                 const char *format, int explain, const char *server);
 
 static const char *const query_commands[] = {"roster", "attendance", "leave", "absences",
                                              "handover", "term", "recall", "grade",
@@ -588,6 +589,74 @@ static void print_doc_table(FILE *f, const char *command, const json_t *doc, con
 
 /* ---- the command ------------------------------------------------------------- */
 
+/* Prints a query's document as table, json or csv. */
+static int print_doc(const char *command, const json_t *doc, const char *format, int explain)
+{
+    int code = 0;
+    const col *cols = NULL;
+    size_t ncols = 0;
+    for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++)
+        if (strcmp(layouts[i].name, command) == 0) {
+            cols = layouts[i].cols;
+            ncols = layouts[i].ncols;
+        }
+    if (strcmp(format, "json") == 0) {
+        char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (s != NULL) {
+            puts(s);
+            free(s);
+        } else {
+            code = fail(2, "out of memory");
+        }
+    } else if (strcmp(format, "csv") == 0) {
+        print_csv(stdout, json_object_get(doc, "rows"), cols, ncols, explain);
+    } else {
+        print_doc_table(stdout, command, doc, cols, ncols, explain);
+    }
+    if (code == 0 && fflush(stdout) != 0)
+        code = fail(2, "writing the output failed");
+    return code;
+}
+
+/* --server: GET /v1/projections/{command} with the same filters. */
+static int remote_query(const char *server, const char *command, const char *as_of,
+                        const char *village, const char *township, const char *person,
+                        const char *unit, const char *year, const char *month, int explain,
+                        json_t **doc)
+{
+    tz_client *c;
+    tz_err e;
+    *doc = NULL;
+    if (tz_client_open(&c, server, &e) != TZ_OK)
+        return fail(tz_status_exit_code(e.code), "%s", e.msg);
+    char path[2048];
+    snprintf(path, sizeof path, "/v1/projections/%s", command);
+    if (tz_client_add_param(path, sizeof path, "village", village) ||
+        tz_client_add_param(path, sizeof path, "township", township) ||
+        tz_client_add_param(path, sizeof path, "person", person) ||
+        tz_client_add_param(path, sizeof path, "unit", unit) ||
+        tz_client_add_param(path, sizeof path, "year", year) ||
+        tz_client_add_param(path, sizeof path, "month", month) ||
+        tz_client_add_param(path, sizeof path, "as_of", as_of) ||
+        tz_client_add_param(path, sizeof path, "explain", explain ? "1" : NULL)) {
+        tz_client_close(c);
+        return fail(2, "the filters are too long");
+    }
+    tz_client_reply r;
+    int code = 0;
+    if (tz_client_request(c, "GET", path, NULL, NULL, 0, &r, &e) != TZ_OK) {
+        code = fail(2, "%s", e.msg);
+    } else if (r.status != 200) {
+        char msg[TZ_ERR_MSG_MAX + 64];
+        code = fail(tz_client_exit_code(&r), "%s", tz_client_message(&r, msg, sizeof msg));
+    } else if ((*doc = tz_client_json(&r)) == NULL) {
+        code = fail(2, "%s: the server's answer is not JSON", path);
+    }
+    tz_client_reply_free(&r);
+    tz_client_close(c);
+    return code;
+}
+
 static int parse_year(const char *s, int *year)
 {
     if (strlen(s) != 4 || strspn(s, "0123456789") != 4)
@@ -599,7 +668,7 @@ static int parse_year(const char *s, int *year)
 int tz_cli_query(const char *progname, const char *command, const char *db, const char *as_of,
                  const char *from, const char *to, const char *village, const char *township,
                  const char *person, const char *unit, const char *year, const char *month,
-                 const char *format, int explain)
+                 const char *format, int explain, const char *server)
 {
     prog = progname;
     int diff = strcmp(command, "diff") == 0;
@@ -607,8 +676,10 @@ int tz_cli_query(const char *progname, const char *command, const char *db, cons
         format = isatty(STDOUT_FILENO) ? "table" : "json";
     if (strcmp(format, "table") != 0 && strcmp(format, "json") != 0 && strcmp(format, "csv") != 0)
         return fail(2, "--format: table, json or csv");
-    if (db == NULL)
-        return fail(2, "--db is required");
+    if (db == NULL && server == NULL)
+        return fail(2, "--db DIR or --server URL is required");
+    if (server != NULL && diff)
+        return fail(2, "diff: works on a ledger directory only (--db DIR)");
     if (diff && (from == NULL || to == NULL))
         return fail(2, "diff: --from A and --to B are required (seqs or dates YYYY-MM-DD)");
     if (diff && (as_of || village || township || person || unit || year || month))
@@ -632,6 +703,15 @@ int tz_cli_query(const char *progname, const char *command, const char *db, cons
         y = my;
     }
 
+    if (server != NULL) {
+        json_t *doc = NULL;
+        int code = remote_query(server, command, as_of, village, township, person, unit, year,
+                                month, explain, &doc);
+        if (code == 0)
+            code = print_doc(command, doc, format, explain);
+        json_decref(doc);
+        return code;
+    }
     tz_ledger *l = NULL;
     tz_err e;
     if (tz_ledger_open(&l, db, TZ_LEDGER_READONLY, NULL, &e) != TZ_OK)
@@ -672,32 +752,10 @@ int tz_cli_query(const char *progname, const char *command, const char *db, cons
     if (rc == TZ_OK && explain)
         rc = tz_query_explain(store, doc, &e);
     int code = 0;
-    if (rc != TZ_OK) {
+    if (rc != TZ_OK)
         code = fail(tz_status_exit_code(rc), "%s", e.msg);
-    } else {
-        const col *cols = NULL;
-        size_t ncols = 0;
-        for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++)
-            if (strcmp(layouts[i].name, command) == 0) {
-                cols = layouts[i].cols;
-                ncols = layouts[i].ncols;
-            }
-        if (strcmp(format, "json") == 0) {
-            char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-            if (s != NULL) {
-                puts(s);
-                free(s);
-            } else {
-                code = fail(2, "out of memory");
-            }
-        } else if (strcmp(format, "csv") == 0) {
-            print_csv(stdout, json_object_get(doc, "rows"), cols, ncols, explain);
-        } else {
-            print_doc_table(stdout, command, doc, cols, ncols, explain);
-        }
-        if (code == 0 && fflush(stdout) != 0)
-            code = fail(2, "writing the output failed");
-    }
+    else
+        code = print_doc(command, doc, format, explain);
     json_decref(doc);
     tz_ledger_close(l);
     return code;

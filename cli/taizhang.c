@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/client.h"
 #include "crypto/hash.h"
 #include "crypto/key.h"
 #include "crypto/keyfile.h"
@@ -44,7 +45,7 @@ int tz_cli_is_query(const char *command);
 int tz_cli_query(const char *progname, const char *command, const char *db, const char *as_of,
                  const char *from, const char *to, const char *village, const char *township,
                  const char *person, const char *unit, const char *year, const char *month,
-                 const char *format, int explain);
+                 const char *format, int explain, const char *server);
 
 static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(int code, const char *fmt, ...)
@@ -111,7 +112,7 @@ static json_t *hex_string(const uint8_t *b, size_t n)
 /* ---- options ------------------------------------------------------------ */
 
 typedef struct opts {
-    const char *db, *name, *out, *origin, *log_key, *in, *trusted, *id, *type;
+    const char *db, *server, *name, *out, *origin, *log_key, *in, *trusted, *id, *type;
     const char *keys_dir, *profile, *calendar; /* demo */
     /* queries (cli/query.c) */
     const char *village, *township, *person, *unit, *year, *month, *as_of, *format;
@@ -128,7 +129,7 @@ typedef struct opts {
 enum { O_DB = 1000, O_NAME, O_OUT, O_ORIGIN, O_LOGKEY, O_ROOT, O_KEY, O_IN, O_SEQ, O_SIZE,
        O_FROM, O_TO, O_TRUSTED, O_JSON, O_FORMAT, O_SEAL, O_ID, O_TYPE, O_HELP, O_KEYS, O_SEED,
        O_MONTHS, O_VILLAGES, O_PROFILE, O_CALENDAR, O_VILLAGE, O_TOWNSHIP, O_PERSON, O_UNIT,
-       O_YEAR, O_MONTH, O_AS_OF, O_EXPLAIN };
+       O_YEAR, O_MONTH, O_AS_OF, O_EXPLAIN, O_SERVER };
 
 static const struct option long_opts[] = {
     {"db", required_argument, 0, O_DB},          {"name", required_argument, 0, O_NAME},
@@ -147,7 +148,8 @@ static const struct option long_opts[] = {
     {"township", required_argument, 0, O_TOWNSHIP}, {"person", required_argument, 0, O_PERSON},
     {"unit", required_argument, 0, O_UNIT},      {"year", required_argument, 0, O_YEAR},
     {"month", required_argument, 0, O_MONTH},    {"as-of", required_argument, 0, O_AS_OF},
-    {"explain", no_argument, 0, O_EXPLAIN},      {0, 0, 0, 0},
+    {"explain", no_argument, 0, O_EXPLAIN},      {"server", required_argument, 0, O_SERVER},
+    {0, 0, 0, 0},
 };
 
 static int parse_opts(int argc, char **argv, opts *o)
@@ -159,6 +161,7 @@ static int parse_opts(int argc, char **argv, opts *o)
     while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
         switch (c) {
         case O_DB: o->db = optarg; break;
+        case O_SERVER: o->server = optarg; break;
         case O_NAME: o->name = optarg; break;
         case O_OUT: o->out = optarg; break;
         case O_ORIGIN: o->origin = optarg; break;
@@ -231,7 +234,92 @@ static int parse_opts(int argc, char **argv, opts *o)
                                             o->year || o->month || o->as_of || o->explain))
         return fail(2, "--village, --township, --person, --unit, --year, --month, --as-of and "
                     "--explain belong to the query commands (see `taizhang help`)");
+    if (o->server != NULL && o->db != NULL)
+        return fail(2, "give --db DIR (the ledger here) or --server URL (a taizhangd), not both");
+    static const char *const remote_ok[] = {"append", "cosign", "get", "log", "checkpoint",
+                                            "prove", "roster", "attendance", "leave", "absences",
+                                            "handover", "term", "recall", "grade", "eligibility",
+                                            "allowance", NULL};
+    int ok = 0;
+    for (size_t i = 0; remote_ok[i] != NULL; i++)
+        ok |= strcmp(command_name, remote_ok[i]) == 0;
+    if (o->server != NULL && !ok)
+        return fail(2, "--server: %s works on a ledger directory only (--db DIR)", command_name);
     return 0;
+}
+
+/* ---- --server: the same commands through a running taizhangd ------------ */
+
+static int remote_open(tz_client **c, const opts *o)
+{
+    tz_err e;
+    if (tz_client_open(c, o->server, &e) != TZ_OK)
+        return fail_err(&e);
+    return 0;
+}
+
+/* Makes one request. 0 with *r filled on a 2xx reply; otherwise prints the
+ * server's message (after prefix) and returns the exit code. */
+static int remote_call(tz_client *c, const char *method, const char *path, const char *body,
+                       tz_client_reply *r, const char *prefix)
+{
+    tz_err e;
+    if (tz_client_request(c, method, path, "application/json", body, body ? strlen(body) : 0, r,
+                          &e) != TZ_OK)
+        return fail_err(&e);
+    if (r->status >= 200 && r->status < 300)
+        return 0;
+    char msg[TZ_ERR_MSG_MAX + 64];
+    int code = tz_client_exit_code(r);
+    fail(code, "%s%s", prefix ? prefix : "", tz_client_message(r, msg, sizeof msg));
+    tz_client_reply_free(r);
+    return code;
+}
+
+/* remote_call, and the reply parsed as JSON (2 when it is not). */
+static int remote_json(tz_client *c, const char *method, const char *path, const char *body,
+                       json_t **out, const char *prefix)
+{
+    tz_client_reply r;
+    *out = NULL;
+    int rc = remote_call(c, method, path, body, &r, prefix);
+    if (rc)
+        return rc;
+    *out = tz_client_json(&r);
+    tz_client_reply_free(&r);
+    return *out == NULL ? fail(2, "%s%s: the server's answer is not JSON", prefix ? prefix : "",
+                               path) : 0;
+}
+
+/* The POST /v1/statements body for a statement and its signatures. */
+static char *submission_body(json_t *statement, const tz_signature *sigs, size_t nsigs)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < nsigs; i++) {
+        char key[65], sig[128];
+        tz_hex_encode(key, sigs[i].key, 32);
+        tz_base64_encode(sig, sizeof sig, sigs[i].sig, 64);
+        json_array_append_new(arr, json_pack("{s:s,s:s}", "key", key, "sig", sig));
+    }
+    json_t *doc = json_pack("{s:O,s:o}", "statement", statement, "signatures", arr);
+    char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    return s;
+}
+
+/* Decodes the entry_b64 of an entry's JSON into malloc'd bytes. */
+static uint8_t *entry_bytes(const json_t *j, size_t *len)
+{
+    const char *b64 = json_string_value(json_object_get(j, "entry_b64"));
+    if (b64 == NULL)
+        return NULL;
+    size_t cap = strlen(b64);
+    uint8_t *raw = malloc(cap + 1);
+    if (raw == NULL || tz_base64_decode(raw, cap + 1, len, b64, cap, NULL) != TZ_OK) {
+        free(raw);
+        return NULL;
+    }
+    return raw;
 }
 
 static int need(const char *v, const char *opt)
@@ -373,6 +461,27 @@ static int flush_group(tz_ledger *l, pending *p, size_t n, tz_submission *subs,
     return 0;
 }
 
+/* Submits one signed line to the daemon and prints its answer as the local
+ * append does ({"seq","leaf_hash"}, "existing" on an identical retry). */
+static int post_line(tz_client *c, json_t *statement, const tz_signature *sigs, size_t nsigs,
+                     size_t lineno)
+{
+    char *body = submission_body(statement, sigs, nsigs);
+    if (body == NULL)
+        return fail(2, "out of memory");
+    char prefix[48];
+    snprintf(prefix, sizeof prefix, "line %zu: ", lineno);
+    json_t *j;
+    int rc = remote_json(c, "POST", "/v1/statements", body, &j, prefix);
+    free(body);
+    if (rc)
+        return rc;
+    print_json(j, 1);
+    fflush(stdout);
+    json_decref(j);
+    return 0;
+}
+
 static int cmd_append(const opts *o)
 {
     signer_set signers;
@@ -385,7 +494,8 @@ static int cmd_append(const opts *o)
         return fail(2, "--in %s: %s", o->in, strerror(errno));
     }
     tz_ledger *l = NULL;
-    if ((rc = open_ledger(&l, o, 0)) != 0) {
+    tz_client *c = NULL;
+    if ((rc = o->server ? remote_open(&c, o) : open_ledger(&l, o, 0)) != 0) {
         wipe_signers(&signers);
         if (in != stdin)
             fclose(in);
@@ -428,10 +538,17 @@ static int cmd_append(const opts *o)
         } else if (tz_statement_from_json(&cur->sb, js, &e) != TZ_OK) {
             bad = 1;
         }
-        json_decref(js);
         if (!bad && tz_statement_sign(cur->sigs, (const uint8_t *)cur->sb.data, cur->sb.size,
                                       signers.ptrs, signers.n, &e) != TZ_OK)
             bad = 1;
+        if (!bad && c != NULL) {
+            /* --server: one POST per line; the daemon groups concurrent
+             * clients' statements into its commits. */
+            rc = post_line(c, js, cur->sigs, signers.n, lineno);
+            json_decref(js);
+            continue;
+        }
+        json_decref(js);
         if (bad) {
             /* Lines before this one are accepted; commit them, then stop. */
             rc = flush_group(l, p, n, subs, res);
@@ -458,26 +575,23 @@ out:
     free(res);
     free(line);
     tz_ledger_close(l);
+    tz_client_close(c);
     wipe_signers(&signers);
     if (in != stdin)
         fclose(in);
     return rc;
 }
 
-/* 1 if entry seq is a cosign of entry target signed by pk. */
-static int is_cosign_by(tz_ledger *l, uint64_t seq, uint64_t target, const uint8_t pk[32])
+/* 1 if the entry bytes raw are a cosign of entry target signed by pk. */
+static int is_cosign_raw(const uint8_t *raw, size_t len, uint64_t target, const uint8_t pk[32])
 {
-    uint8_t *raw = NULL;
-    size_t len = 0;
     tz_err e;
     tz_entry entry;
     msgpack_zone zone;
     tz_statement st;
     int ok = 0;
-    if (tz_ledger_get(l, seq, &raw, &len, &e) != TZ_OK || !msgpack_zone_init(&zone, 2048)) {
-        tz_store_free(raw);
+    if (!msgpack_zone_init(&zone, 2048))
         return 0;
-    }
     if (tz_entry_decode(&entry, raw, len, &e) == TZ_OK &&
         tz_statement_decode(&st, &zone, entry.statement, entry.statement_len, &e) == TZ_OK &&
         tz_statement_is(&st, "cosign")) {
@@ -489,8 +603,137 @@ static int is_cosign_by(tz_ledger *l, uint64_t seq, uint64_t target, const uint8
         ok &= signer;
     }
     msgpack_zone_destroy(&zone);
+    return ok;
+}
+
+/* 1 if entry seq is a cosign of entry target signed by pk. */
+static int is_cosign_by(tz_ledger *l, uint64_t seq, uint64_t target, const uint8_t pk[32])
+{
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    tz_err e;
+    if (tz_ledger_get(l, seq, &raw, &len, &e) != TZ_OK) {
+        tz_store_free(raw);
+        return 0;
+    }
+    int ok = is_cosign_raw(raw, len, target, pk);
     tz_store_free(raw);
     return ok;
+}
+
+/* The id of key's cosign of entry seq: cosign/<seq>/<first 8 bytes of key, hex>. */
+static void cosign_id(char *id, size_t cap, uint64_t seq, const uint8_t pk[32])
+{
+    char keyhex[17];
+    tz_hex_encode(keyhex, pk, 8);
+    snprintf(id, cap, "cosign/%llu/%s", (unsigned long long)seq, keyhex);
+}
+
+/* The cosign statement of entry seq whose statement hashes to hex, signed. */
+static int cosign_statement(json_t **js, msgpack_sbuffer *sb, tz_signature *sigs,
+                            const signer_set *signers, const char *id, uint64_t seq,
+                            const char *hex)
+{
+    char at[TZ_TIME_RFC3339_MAX];
+    tz_err e;
+    tz_time_format_micros(at, tz_time_now_micros());
+    memcpy(at + 19, "Z", 2);
+    *js = json_pack("{s:s,s:s,s:s,s:{s:I,s:s}}", "type", "cosign", "id", id, "at", at, "body",
+                    "seq", (json_int_t)seq, "statement_hash", hex);
+    if (*js == NULL || tz_statement_from_json(sb, *js, &e) != TZ_OK)
+        return *js ? fail_err(&e) : fail(2, "out of memory");
+    if (tz_statement_sign(sigs, (const uint8_t *)sb->data, sb->size, signers->ptrs, signers->n,
+                          &e) != TZ_OK)
+        return fail_err(&e);
+    return 0;
+}
+
+/* cosign --server: the entry and any earlier cosign by this key are read
+ * from the daemon, the new cosign posted to POST /v1/cosign. */
+static int cosign_remote(const opts *o, const signer_set *signers)
+{
+    tz_client *c;
+    int rc = remote_open(&c, o);
+    if (rc)
+        return rc;
+    char path[TZ_STATEMENT_ID_MAX * 3 + 64], id[TZ_STATEMENT_ID_MAX + 1], hex[65];
+    json_t *j = NULL, *js = NULL;
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    tz_entry entry;
+    tz_err e;
+    snprintf(path, sizeof path, "/v1/entries/%llu", (unsigned long long)o->seq);
+    if ((rc = remote_json(c, "GET", path, NULL, &j, NULL)) != 0)
+        goto out;
+    if ((raw = entry_bytes(j, &len)) == NULL || tz_entry_decode(&entry, raw, len, &e) != TZ_OK) {
+        rc = fail(2, "entry %llu: the server's answer has no readable entry_b64",
+                  (unsigned long long)o->seq);
+        goto out;
+    }
+    uint8_t h[32];
+    tz_hash_sha256(h, entry.statement, entry.statement_len);
+    tz_hex_encode(hex, h, 32);
+    free(raw);
+    raw = NULL;
+    json_decref(j);
+    j = NULL;
+    cosign_id(id, sizeof id, o->seq, signers->keys[0].pub.pk);
+    /* This key co-signed already (an earlier run): answer with that entry. */
+    path[0] = '\0';
+    snprintf(path, sizeof path, "/v1/entries/by-id");
+    if (tz_client_add_param(path, sizeof path, "id", id) != 0) {
+        rc = fail(2, "out of memory");
+        goto out;
+    }
+    tz_client_reply r;
+    if (tz_client_request(c, "GET", path, NULL, NULL, 0, &r, &e) != TZ_OK) {
+        rc = fail_err(&e);
+        goto out;
+    }
+    if (r.status == 200) {
+        j = tz_client_json(&r);
+        tz_client_reply_free(&r);
+        uint64_t prior = (uint64_t)json_integer_value(json_object_get(j, "seq"));
+        if ((raw = entry_bytes(j, &len)) == NULL ||
+            !is_cosign_raw(raw, len, o->seq, signers->keys[0].pub.pk)) {
+            rc = fail(3, "id %s is already used by entry %llu, which is not this key's cosign of "
+                      "entry %llu", id, (unsigned long long)prior, (unsigned long long)o->seq);
+            goto out;
+        }
+        json_t *k = json_pack("{s:I,s:O,s:b}", "seq", (json_int_t)prior, "leaf_hash",
+                              json_object_get(j, "leaf_hash"), "existing", 1);
+        print_json(k, 1);
+        json_decref(k);
+        goto out;
+    }
+    if (r.status != 404) {
+        char msg[TZ_ERR_MSG_MAX + 64];
+        rc = fail(tz_client_exit_code(&r), "%s", tz_client_message(&r, msg, sizeof msg));
+        tz_client_reply_free(&r);
+        goto out;
+    }
+    tz_client_reply_free(&r);
+    tz_signature sigs[MAX_KEYS];
+    if ((rc = cosign_statement(&js, &sb, sigs, signers, id, o->seq, hex)) != 0)
+        goto out;
+    char *body = submission_body(js, sigs, signers->n);
+    if (body == NULL) {
+        rc = fail(2, "out of memory");
+        goto out;
+    }
+    rc = remote_json(c, "POST", "/v1/cosign", body, &j, NULL);
+    free(body);
+    if (rc == 0)
+        print_json(j, 1);
+out:
+    free(raw);
+    json_decref(j);
+    json_decref(js);
+    msgpack_sbuffer_destroy(&sb);
+    tz_client_close(c);
+    return rc;
 }
 
 static int cmd_cosign(const opts *o)
@@ -503,6 +746,11 @@ static int cmd_cosign(const opts *o)
     int rc = load_signers(&signers, o);
     if (rc)
         return rc;
+    if (o->server != NULL) {
+        rc = cosign_remote(o, &signers);
+        wipe_signers(&signers);
+        return rc;
+    }
     tz_ledger *l = NULL;
     if ((rc = open_ledger(&l, o, 0)) != 0) {
         wipe_signers(&signers);
@@ -521,12 +769,10 @@ static int cmd_cosign(const opts *o)
         goto out;
     }
     uint8_t h[32];
-    char hex[65], id[TZ_STATEMENT_ID_MAX + 1], at[TZ_TIME_RFC3339_MAX];
+    char hex[65], id[TZ_STATEMENT_ID_MAX + 1];
     tz_hash_sha256(h, entry.statement, entry.statement_len);
     tz_hex_encode(hex, h, 32);
-    char keyhex[17];
-    tz_hex_encode(keyhex, signers.keys[0].pub.pk, 8);
-    snprintf(id, sizeof id, "cosign/%llu/%s", (unsigned long long)o->seq, keyhex);
+    cosign_id(id, sizeof id, o->seq, signers.keys[0].pub.pk);
     /* This key co-signed already (an earlier run): answer with that entry,
      * once it is shown to be this key's cosign of this seq. */
     uint64_t prior;
@@ -547,20 +793,9 @@ static int cmd_cosign(const opts *o)
         json_decref(j);
         goto out;
     }
-    tz_time_format_micros(at, tz_time_now_micros());
-    memcpy(at + 19, "Z", 2);
-    js = json_pack("{s:s,s:s,s:s,s:{s:I,s:s}}", "type", "cosign", "id", id, "at", at, "body",
-                   "seq", (json_int_t)o->seq, "statement_hash", hex);
     tz_signature sigs[MAX_KEYS];
-    if (js == NULL || tz_statement_from_json(&sb, js, &e) != TZ_OK) {
-        rc = js ? fail_err(&e) : fail(2, "out of memory");
+    if ((rc = cosign_statement(&js, &sb, sigs, &signers, id, o->seq, hex)) != 0)
         goto out;
-    }
-    if (tz_statement_sign(sigs, (const uint8_t *)sb.data, sb.size, signers.ptrs, signers.n, &e) !=
-        TZ_OK) {
-        rc = fail_err(&e);
-        goto out;
-    }
     tz_submission sub = {(const uint8_t *)sb.data, sb.size, sigs, signers.n};
     tz_append_result res;
     size_t processed;
@@ -585,10 +820,122 @@ out:
     return rc;
 }
 
+static int get_remote(const opts *o)
+{
+    tz_client *c;
+    int rc = remote_open(&c, o);
+    if (rc)
+        return rc;
+    char path[TZ_STATEMENT_ID_MAX * 3 + 64];
+    if (o->id != NULL) {
+        snprintf(path, sizeof path, "/v1/entries/by-id");
+        if (tz_client_add_param(path, sizeof path, "id", o->id) != 0) {
+            tz_client_close(c);
+            return fail(2, "--id: too long");
+        }
+    } else {
+        snprintf(path, sizeof path, "/v1/entries/%llu", (unsigned long long)o->seq);
+    }
+    json_t *j;
+    if ((rc = remote_json(c, "GET", path, NULL, &j, NULL)) == 0)
+        print_json(j, o->json);
+    json_decref(j);
+    tz_client_close(c);
+    return rc;
+}
+
+static int log_remote(const opts *o)
+{
+    tz_client *c;
+    int rc = remote_open(&c, o);
+    if (rc)
+        return rc;
+    char num[24];
+    uint64_t from = o->has_from ? o->from : 0;
+    for (;;) {
+        char path[512] = "/v1/entries";
+        snprintf(num, sizeof num, "%llu", (unsigned long long)from);
+        tz_client_add_param(path, sizeof path, "from", num);
+        if (o->has_to) {
+            snprintf(num, sizeof num, "%llu", (unsigned long long)o->to);
+            tz_client_add_param(path, sizeof path, "to", num);
+        }
+        if (o->type != NULL && tz_client_add_param(path, sizeof path, "type", o->type) != 0) {
+            rc = fail(2, "--type: too long");
+            break;
+        }
+        tz_client_add_param(path, sizeof path, "limit", "1000");
+        json_t *j;
+        if ((rc = remote_json(c, "GET", path, NULL, &j, NULL)) != 0)
+            break;
+        size_t i;
+        json_t *x;
+        json_array_foreach(json_object_get(j, "entries"), i, x)
+            print_json(x, 1);
+        json_t *next = json_object_get(j, "next");
+        int more = json_is_integer(next);
+        if (more)
+            from = (uint64_t)json_integer_value(next);
+        json_decref(j);
+        if (!more)
+            break;
+    }
+    tz_client_close(c);
+    return rc;
+}
+
+static int checkpoint_remote(const opts *o)
+{
+    tz_client *c;
+    int rc = remote_open(&c, o);
+    if (rc)
+        return rc;
+    tz_client_reply r;
+    if ((rc = remote_call(c, "GET", "/v1/checkpoint", NULL, &r, NULL)) == 0)
+        fwrite(r.body, 1, r.len, stdout);
+    tz_client_reply_free(&r);
+    tz_client_close(c);
+    return rc;
+}
+
+static int prove_remote(const opts *o)
+{
+    tz_client *c;
+    int rc = remote_open(&c, o);
+    if (rc)
+        return rc;
+    char path[256], num[24];
+    if (o->has_seq) {
+        snprintf(path, sizeof path, "/v1/proof/inclusion");
+        snprintf(num, sizeof num, "%llu", (unsigned long long)o->seq);
+        tz_client_add_param(path, sizeof path, "seq", num);
+        if (o->has_size) {
+            snprintf(num, sizeof num, "%llu", (unsigned long long)o->size);
+            tz_client_add_param(path, sizeof path, "size", num);
+        }
+    } else {
+        snprintf(path, sizeof path, "/v1/proof/consistency");
+        snprintf(num, sizeof num, "%llu", (unsigned long long)o->from);
+        tz_client_add_param(path, sizeof path, "from", num);
+        snprintf(num, sizeof num, "%llu", (unsigned long long)o->to);
+        tz_client_add_param(path, sizeof path, "to", num);
+    }
+    json_t *j;
+    if ((rc = remote_json(c, "GET", path, NULL, &j, NULL)) == 0) {
+        json_object_del(j, "leaf_hash"); /* as the local command prints it */
+        print_json(j, 1);
+    }
+    json_decref(j);
+    tz_client_close(c);
+    return rc;
+}
+
 static int cmd_get(const opts *o)
 {
     if (!o->has_seq && o->id == NULL)
         return fail(2, "--seq N or --id ID is required");
+    if (o->server != NULL)
+        return get_remote(o);
     tz_ledger *l;
     int rc = open_ledger(&l, o, TZ_LEDGER_READONLY);
     if (rc)
@@ -612,6 +959,8 @@ static int cmd_get(const opts *o)
 
 static int cmd_log(const opts *o)
 {
+    if (o->server != NULL)
+        return log_remote(o);
     tz_ledger *l;
     int rc = open_ledger(&l, o, TZ_LEDGER_READONLY);
     if (rc)
@@ -641,6 +990,8 @@ static int cmd_log(const opts *o)
 
 static int cmd_checkpoint(const opts *o)
 {
+    if (o->server != NULL)
+        return checkpoint_remote(o);
     tz_ledger *l;
     int rc = open_ledger(&l, o, TZ_LEDGER_READONLY);
     if (rc)
@@ -685,6 +1036,8 @@ static int cmd_prove(const opts *o)
                     "(consistency)");
     if (!inclusion && !(o->has_from && o->has_to))
         return fail(2, "--from and --to are both required for a consistency proof");
+    if (o->server != NULL)
+        return prove_remote(o);
     tz_ledger *l;
     int rc = open_ledger(&l, o, TZ_LEDGER_READONLY);
     if (rc)
@@ -798,7 +1151,7 @@ static int run_query(const char *command, const opts *o)
 {
     return tz_cli_query(progname, command, o->db, o->as_of, o->from_arg, o->to_arg, o->village,
                         o->township, o->person, o->unit, o->year, o->month, o->format,
-                        o->explain);
+                        o->explain, o->server);
 }
 
 #define QUERY_COMMAND(name) \
@@ -824,13 +1177,13 @@ static const struct {
 } commands[] = {
     {"keygen", cmd_keygen, "keygen --name NAME --out FILE [--seal]   (FILE 0600, FILE.pub)"},
     {"init", cmd_init, "init --db DIR --origin ORIGIN --log-key FILE --root FILE.pub [--root ...]"},
-    {"append", cmd_append, "append --db DIR --key FILE [--key FILE ...] [--in FILE]"},
-    {"cosign", cmd_cosign, "cosign --db DIR --key FILE --seq N"},
-    {"get", cmd_get, "get --db DIR (--seq N | --id ID) [--json]"},
-    {"log", cmd_log, "log --db DIR [--from N] [--to N] [--type TYPE]   (entries N <= seq < --to, "
+    {"append", cmd_append, "append (--db DIR | --server URL) --key FILE [--key FILE ...] [--in FILE]"},
+    {"cosign", cmd_cosign, "cosign (--db DIR | --server URL) --key FILE --seq N"},
+    {"get", cmd_get, "get (--db DIR | --server URL) (--seq N | --id ID) [--json]"},
+    {"log", cmd_log, "log (--db DIR | --server URL) [--from N] [--to N] [--type TYPE]   (entries N <= seq < --to, "
                      "one JSON line each)"},
-    {"checkpoint", cmd_checkpoint, "checkpoint --db DIR"},
-    {"prove", cmd_prove, "prove --db DIR --seq N [--size S]  |  prove --db DIR --from S1 --to S2"},
+    {"checkpoint", cmd_checkpoint, "checkpoint (--db DIR | --server URL)"},
+    {"prove", cmd_prove, "prove (--db DIR | --server URL) --seq N [--size S]  |  prove ... --from S1 --to S2"},
     {"verify", cmd_verify, "verify --db DIR [--trusted CHECKPOINT] [--log-key FILE.pub] [--json]"},
     {"demo", cmd_demo, "demo --db DIR [--keys DIR] [--seed N] [--months N] [--villages N] "
                        "[--profile FILE] [--calendar FILE]\n"
@@ -872,7 +1225,9 @@ static int usage(FILE *f)
         fprintf(f, "  taizhang %s\n", commands[i].usage);
     fprintf(f, "\nSecret key files may be sealed with a passphrase: set TAIZHANG_PASSPHRASE.\n"
                "Exit codes: 0 ok, 1 tampering or invalid proof, 2 usage or I/O error, "
-               "3 input rejected.\n");
+               "3 input rejected.\n"
+               "append, cosign, get, log, checkpoint, prove and the projection queries (not diff)\n"
+               "also run against a taizhangd: --server http://HOST:PORT instead of --db DIR.\n");
     return f == stdout ? 0 : 2;
 }
 

@@ -19,6 +19,7 @@
 #include <sys/queue.h>
 
 #include "crypto/key.h"
+#include "ledger/apply.h"
 #include "ledger/entry_json.h"
 #include "ledger/ledger.h"
 #include "ledger/merkle.h"
@@ -421,6 +422,35 @@ static void read_entry(tz_store *store, uint64_t size, uint64_t seq, tzd_reply *
     tz_store_free(raw);
 }
 
+/* GET /v1/entries/by-id?id=ID: the entry holding statement id ID. */
+static void read_entry_by_id(tz_store *store, uint64_t size, const params *p, tzd_reply *out)
+{
+    static const char *const allowed[] = {"id", NULL};
+    if (only_params(p, allowed, out))
+        return;
+    const char *id = evhttp_find_header(&p->q, "id");
+    if (id == NULL || *id == '\0') {
+        tzd_reply_error(out, 400, "input", "id: required (a statement id)");
+        return;
+    }
+    tz_store_batch *b = tz_store_batch_new(store);
+    if (b == NULL) {
+        tzd_reply_error(out, 503, "nomem", "out of memory");
+        return;
+    }
+    uint64_t seq = 0;
+    tz_err e;
+    int rc = tz_apply_id_get(b, id, strlen(id), &seq, &e);
+    tz_store_batch_free(b);
+    /* an id whose batch is written but not yet published is not there yet */
+    if (rc == TZ_ERR_NOTFOUND || (rc == TZ_OK && seq >= size))
+        tzd_reply_error(out, 404, "notfound", "id %.200s: no statement with that id", id);
+    else if (rc != TZ_OK)
+        tzd_reply_status(out, rc, e.msg);
+    else
+        read_entry(store, size, seq, out);
+}
+
 static void read_entries(tz_store *store, uint64_t size, const params *p, tzd_reply *out)
 {
     static const char *const allowed[] = {"from", "to", "type", "limit", NULL};
@@ -630,7 +660,9 @@ void tzd_api_read(tz_store *store, tzd_head *head, const char *path, const char 
         goto out;
     }
     static const char entries[] = "/v1/entries/", projections[] = "/v1/projections/";
-    if (strncmp(path, entries, sizeof entries - 1) == 0) {
+    if (strcmp(path, "/v1/entries/by-id") == 0) {
+        read_entry_by_id(store, size, &p, out);
+    } else if (strncmp(path, entries, sizeof entries - 1) == 0) {
         static const char *const none[] = {NULL};
         uint64_t seq;
         if (parse_u64(path + sizeof entries - 1, &seq) != 0)
