@@ -639,7 +639,8 @@ int tz_apply_statement(tz_apply_ctx *ctx, tz_err *err)
         return tz_err_set(err, TZ_ERR_RULE, "type: unknown statement type \"%.*s\" (see "
                           "docs/EVENTS.md)", (int)st->type_len, st->type);
     uint64_t prior;
-    int rc = tz_apply_id_get(ctx->batch, st->id, st->id_len, &prior, err);
+    int rc = ctx->id_unused ? TZ_ERR_NOTFOUND
+                            : tz_apply_id_get(ctx->batch, st->id, st->id_len, &prior, err);
     if (rc == TZ_OK)
         return tz_err_set(err, TZ_ERR_CONFLICT, "id: \"%.*s\" is already used by entry %llu",
                           (int)st->id_len, st->id, (unsigned long long)prior);

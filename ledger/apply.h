@@ -66,18 +66,27 @@ typedef struct tz_key_record {
     int root;                    /* named in genesis */
 } tz_key_record;
 
-/* Decoded key records kept across statements by a caller that never rolls
- * a statement back (the verifier): the signers of a long log are few, and
- * re-reading and decoding the same record for every entry cost ~6% of a
- * replay. Zero-initialise it; apply keeps it in step with every key record
- * it writes. The appender passes none: a rejected statement is rolled back
- * in the batch, and a cache would keep its writes. */
+/* Decoded key records kept across statements: the signers of a long log
+ * are few, and re-reading and decoding the same record for every entry cost
+ * ~6% of a replay. Zero-initialise it; apply keeps it in step with every
+ * key record it writes, so it holds what the batch holds. A caller that
+ * rolls a statement back (the appender) or whose batch fails to commit
+ * must empty it then (tz_key_cache_clear): it would keep the rolled-back
+ * writes. */
 #define TZ_KEY_CACHE_SIZE 8
 typedef struct tz_key_cache {
     size_t count;
     size_t next;                 /* round-robin victim when full */
     tz_key_record records[TZ_KEY_CACHE_SIZE];
 } tz_key_cache;
+
+static inline void tz_key_cache_clear(tz_key_cache *c)
+{
+    if (c != NULL) {
+        c->count = 0;
+        c->next = 0;
+    }
+}
 
 typedef struct tz_apply_ctx {
     tz_store_batch *batch;       /* state reads and writes */
@@ -90,6 +99,7 @@ typedef struct tz_apply_ctx {
     size_t nsigs;
     tz_key_cache *key_cache;     /* optional, see tz_key_cache; NULL to read the store */
     struct tz_profile_cache *profile_cache; /* optional (projections/domain.h) */
+    int id_unused;               /* 1: the caller found st's id unused in this batch */
     /* filled by tz_apply_statement: the signers' records, in sigs order */
     tz_key_record signers[TZ_ENTRY_MAX_SIGS];
 } tz_apply_ctx;

@@ -46,6 +46,7 @@ struct tz_ledger {
     uint8_t last_leaf[32];
     tz_merkle_frontier frontier;
     tz_profile_cache *profile_cache; /* keyed by content hash: safe across rollbacks */
+    tz_key_cache *key_cache;         /* signers' records; emptied on rollback or failed commit */
 };
 
 static const char META_HEAD[] = "head";
@@ -317,6 +318,7 @@ void tz_ledger_close(tz_ledger *l)
     tz_store_close(l->store);
     tz_key_wipe(&l->log_key);
     free(l->profile_cache);
+    free(l->key_cache);
     free(l);
 }
 
@@ -468,6 +470,7 @@ typedef struct append_state {
     uint64_t last_recorded_at;
     uint8_t last_leaf[32];
     tz_profile_cache *profile_cache;
+    tz_key_cache *key_cache;
     int sigs_verified; /* TZ_APPEND_SIGS_VERIFIED */
 } append_state;
 
@@ -567,7 +570,8 @@ static int decide_one(tz_store_batch *batch, const tz_submission *sub, append_st
     tz_apply_ctx ctx = {
         .batch = batch, .seq = e.seq, .recorded_at = e.recorded_at, .st = &st,
         .statement = sub->statement, .statement_len = sub->statement_len,
-        .sigs = sub->sigs, .nsigs = sub->nsigs, .profile_cache = as->profile_cache,
+        .sigs = sub->sigs, .nsigs = sub->nsigs, .key_cache = as->key_cache,
+        .profile_cache = as->profile_cache, .id_unused = 1, /* read just above */
     };
     if ((rc = tz_apply_statement(&ctx, err)) != TZ_OK)
         goto out;
@@ -639,6 +643,9 @@ int tz_ledger_append(tz_ledger *l, const tz_submission *subs, size_t n,
     if (l->profile_cache == NULL)
         l->profile_cache = calloc(1, sizeof *l->profile_cache); /* NULL: parse each time */
     as.profile_cache = l->profile_cache;
+    if (l->key_cache == NULL)
+        l->key_cache = calloc(1, sizeof *l->key_cache); /* NULL: read the store each time */
+    as.key_cache = l->key_cache;
     as.sigs_verified = (flags & TZ_APPEND_SIGS_VERIFIED) != 0;
     size_t accepted = 0, i;
     int rc = TZ_OK;
@@ -655,6 +662,8 @@ int tz_ledger_append(tz_ledger *l, const tz_submission *subs, size_t n,
         }
         if (st != TZ_OK) {
             res->status = st;
+            /* The cache may hold a key record this statement wrote. */
+            tz_key_cache_clear(as.key_cache);
             if ((rc = tz_store_batch_rollback(batch, err)) != TZ_OK)
                 break;
             if (flags & TZ_APPEND_STOP_ON_REJECT) {
@@ -681,6 +690,7 @@ int tz_ledger_append(tz_ledger *l, const tz_submission *subs, size_t n,
         }
     }
     if (rc != TZ_OK) {
+        tz_key_cache_clear(as.key_cache); /* it may hold writes that were never committed */
         for (size_t j = 0; j < n; j++) {
             results[j].status = rc;
             results[j].err.code = rc;

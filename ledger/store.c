@@ -110,6 +110,12 @@ int tz_store_open(tz_store **out, const char *path, int flags, tz_err *err)
      * WAL and 1.5 s per `get` on a 1M-entry ledger. With the bound, RocksDB
      * flushes the families that pin old WAL files, so opening stays cheap. */
     rocksdb_options_set_max_total_wal_size(s->options, 8u << 20);
+    /* A Bloom filter over each memtable's whole keys: the appender's
+     * commonest read is a miss (a statement id not seen yet), which would
+     * otherwise walk the memtable's skip list (measured: 4% of the writer's
+     * time per statement). */
+    rocksdb_options_set_memtable_prefix_bloom_size_ratio(s->options, 0.02);
+    rocksdb_options_set_memtable_whole_key_filtering(s->options, 1);
     s->read_options = rocksdb_readoptions_create();
     s->write_options = rocksdb_writeoptions_create();
     if (flags & TZ_STORE_SCRATCH) {

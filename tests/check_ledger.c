@@ -273,6 +273,62 @@ START_TEST(test_revocation)
 }
 END_TEST
 
+/* The appender keeps the signers' key records across statements and calls:
+ * a revocation earlier in the same group, or in an earlier group, must be
+ * seen by the next statement of the revoked key, and a rejected statement
+ * (rolled back) must leave nothing in that cache. */
+START_TEST(test_key_cache_follows_revocation_in_a_group)
+{
+    char rv[512];
+    revoke_json(rv, sizeof rv, "grp/revoke", &fx.cadre);
+    const char *texts[4] = {MEMO("grp/1"), rv, MEMO("grp/2"), MEMO("grp/3")};
+    const tz_secret_key *signer[4] = {&fx.cadre, &fx.root, &fx.cadre, &fx.stranger};
+    int want[4] = {TZ_OK, TZ_OK, TZ_ERR_SIGNATURE, TZ_ERR_SIGNATURE};
+    msgpack_sbuffer sb[4];
+    tz_signature sigs[4];
+    tz_submission subs[4];
+    tz_append_result res[4];
+    tz_err e;
+    for (int i = 0; i < 4; i++) {
+        json_t *js = json_loads(texts[i], 0, NULL);
+        msgpack_sbuffer_init(&sb[i]);
+        ck_assert(tz_statement_from_json(&sb[i], js, &e) == TZ_OK);
+        json_decref(js);
+        memcpy(sigs[i].key, signer[i]->pub.pk, 32);
+        ck_assert(tz_key_sign_statement(sigs[i].sig, signer[i], (uint8_t *)sb[i].data, sb[i].size,
+                                        &e) == TZ_OK);
+        subs[i] = (tz_submission){(uint8_t *)sb[i].data, sb[i].size, &sigs[i], 1};
+    }
+    size_t processed;
+    ck_assert(tz_ledger_append(lg, subs, 4, res, &processed, TZ_APPEND_SIGS_VERIFIED, &e) == TZ_OK);
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(res[i].status == want[i], "statement %d: status %d: %s", i, res[i].status,
+                      res[i].err.msg);
+    tz_append_result one;
+    ck_assert_int_eq(append1(MEMO("grp/4"), &fx.cadre, &one), TZ_ERR_SIGNATURE);
+    /* A grant and the new key's first statement in one group. */
+    char gr[512];
+    grant_json(gr, sizeof gr, "grp/grant", &fx.stranger, "[\"cadre\"]");
+    const char *texts2[2] = {gr, MEMO("grp/5")};
+    const tz_secret_key *signer2[2] = {&fx.root, &fx.stranger};
+    for (int i = 0; i < 2; i++) {
+        json_t *js = json_loads(texts2[i], 0, NULL);
+        msgpack_sbuffer_clear(&sb[i]);
+        ck_assert(tz_statement_from_json(&sb[i], js, &e) == TZ_OK);
+        json_decref(js);
+        memcpy(sigs[i].key, signer2[i]->pub.pk, 32);
+        ck_assert(tz_key_sign_statement(sigs[i].sig, signer2[i], (uint8_t *)sb[i].data, sb[i].size,
+                                        &e) == TZ_OK);
+        subs[i] = (tz_submission){(uint8_t *)sb[i].data, sb[i].size, &sigs[i], 1};
+    }
+    ck_assert(tz_ledger_append(lg, subs, 2, res, &processed, TZ_APPEND_SIGS_VERIFIED, &e) == TZ_OK);
+    ck_assert_msg(res[0].status == TZ_OK && res[1].status == TZ_OK, "%s / %s", res[0].err.msg,
+                  res[1].err.msg);
+    for (int i = 0; i < 4; i++)
+        msgpack_sbuffer_destroy(&sb[i]);
+}
+END_TEST
+
 START_TEST(test_self_revocation)
 {
     tz_append_result res;
@@ -539,6 +595,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_bad_signature_rejected);
     tcase_add_test(tc, test_unknown_key_rejected);
     tcase_add_test(tc, test_revocation);
+    tcase_add_test(tc, test_key_cache_follows_revocation_in_a_group);
     tcase_add_test(tc, test_self_revocation);
     tcase_add_test(tc, test_grant_needs_authority);
     tcase_add_test(tc, test_log_key_signs_checkpoints_only);
