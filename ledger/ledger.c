@@ -31,6 +31,7 @@
 #include "ledger/checkpoint.h"
 #include "ledger/codec.h"
 #include "ledger/statement.h"
+#include "util/fs.h"
 #include "util/time.h"
 
 struct tz_ledger {
@@ -324,23 +325,10 @@ void tz_ledger_close(tz_ledger *l)
 
 static int dir_is_empty_or_absent(const char *dir, tz_err *err)
 {
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        if (errno == ENOENT) {
-            if (mkdir(dir, 0700) != 0)
-                return tz_err_set(err, TZ_ERR_IO, "--db %s: cannot create: %s", dir,
-                                  strerror(errno));
-            return TZ_OK;
-        }
+    int rc = tz_fs_empty_dir(dir);
+    if (rc < 0)
         return tz_err_set(err, TZ_ERR_IO, "--db %s: %s", dir, strerror(errno));
-    }
-    struct dirent *de;
-    int empty = 1;
-    while ((de = readdir(d)) != NULL)
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-            empty = 0;
-    closedir(d);
-    if (!empty)
+    if (rc > 0)
         return tz_err_set(err, TZ_ERR_USAGE, "--db %s: directory is not empty; refusing to "
                           "create a ledger over existing files", dir);
     return TZ_OK;

@@ -1264,7 +1264,7 @@ static int put_rec(dctx *d, const char *id, json_t *rec, tz_err *err)
 
 /* ---- completions (when a record's last needed signature arrives) --------- */
 
-static int complete_dispatch(dctx *d, const char *id, json_t *rec, tz_err *err)
+static int complete_dispatch(dctx *d, json_t *rec, tz_err *err)
 {
     json_object_set_new(rec, "status", json_string("active"));
     json_object_set_new(rec, "approved_seq", json_integer((json_int_t)d->ctx->seq));
@@ -1274,7 +1274,6 @@ static int complete_dispatch(dctx *d, const char *id, json_t *rec, tz_err *err)
     int rc = village_county(d, jstr(rec, "village"), county, sizeof county, err);
     if (rc != TZ_OK)
         return rc;
-    (void)id;
     return fs_years(d, county, jstr(rec, "person"), tz_time_year_of(jday(rec, "start")),
                     tz_time_year_of(jday(rec, "planned_end")), 1, err);
 }
@@ -1351,13 +1350,13 @@ static int complete_handover(dctx *d, json_t *rec, tz_err *err)
 }
 
 /* After satisfy(): completes rec (type in "type") when nothing is needed. */
-static int maybe_complete(dctx *d, const char *id, json_t *rec, tz_err *err)
+static int maybe_complete(dctx *d, json_t *rec, tz_err *err)
 {
     if (json_array_size(json_object_get(rec, "need")) != 0)
         return TZ_OK;
     const char *type = jstr(rec, "type");
     if (strcmp(type, "dispatch") == 0)
-        return complete_dispatch(d, id, rec, err);
+        return complete_dispatch(d, rec, err);
     if (strcmp(type, "attendance") == 0)
         return complete_attendance(d, rec);
     if (strcmp(type, "handover.complete") == 0)
@@ -1840,7 +1839,7 @@ static int apply_dispatch(dctx *d, tz_err *err)
     if ((rc = start_signatures(d, rec, &p->dispatch_approval[role].signers, &t, what,
                                p->dispatch_approval[role].clause, "dispatching_unit",
                                err)) != TZ_OK ||
-        (rc = maybe_complete(d, d->id, rec, err)) != TZ_OK ||
+        (rc = maybe_complete(d, rec, err)) != TZ_OK ||
         (rc = put_rec(d, d->id, rec, err)) != TZ_OK)
         goto out;
     json_t *list = json_object_get(person, "dispatches");
@@ -1881,11 +1880,6 @@ static int named_dispatch(dctx *d, const char *pid, json_t *person, json_t **dis
     return rc;
 }
 
-static int person_target(dctx *d, const json_t *disp, target *t, json_t **village, tz_err *err)
-{
-    return rec_target(d, disp, t, village, err);
-}
-
 static int apply_dispatch_end(dctx *d, tz_err *err)
 {
     static const char *const fields[] = {"person", "dispatch", "date"};
@@ -1921,7 +1915,7 @@ static int apply_dispatch_end(dctx *d, tz_err *err)
         goto out;
     }
     target t;
-    if ((rc = person_target(d, disp, &t, &village, err)) != TZ_OK ||
+    if ((rc = rec_target(d, disp, &t, &village, err)) != TZ_OK ||
         (rc = need_any(d, &d->prof->dispatch_approval[role].signers, &t, "dispatch.end: needs",
                        d->prof->dispatch_approval[role].clause, err)) != TZ_OK ||
         (rc = end_dispatch(d, person, pid, disp, date, "completed", err)) != TZ_OK)
@@ -2092,7 +2086,7 @@ static int apply_attendance(dctx *d, tz_err *err)
     if ((rc = rec_target(d, rec, &t, &village, err)) != TZ_OK ||
         (rc = start_signatures(d, rec, &p->attendance.signers, &t, "attendance: a sheet is signed "
                                "by", p->attendance.clause, "cadre", err)) != TZ_OK ||
-        (rc = maybe_complete(d, d->id, rec, err)) != TZ_OK ||
+        (rc = maybe_complete(d, rec, err)) != TZ_OK ||
         (rc = put_rec(d, d->id, rec, err)) != TZ_OK)
         goto out;
     json_t *m = json_pack("{s:s}", "sheet", d->id);
@@ -2566,7 +2560,7 @@ static int apply_handover_complete(dctx *d, tz_err *err)
     json_object_set_new(h, "complete", json_string(d->id));
     json_object_set_new(h, "working_days", json_integer((json_int_t)worked));
     if ((rc = put_rec(d, hid, h, err)) != TZ_OK ||
-        (rc = maybe_complete(d, d->id, rec, err)) != TZ_OK)
+        (rc = maybe_complete(d, rec, err)) != TZ_OK)
         goto out;
     rc = put_rec(d, d->id, rec, err);
 out:
@@ -2695,7 +2689,7 @@ static int apply_recall(dctx *d, tz_err *err)
     }
     target t;
     if ((rc = recall_evidence(d, reason, why->clause, pid, person, disp, date, err)) != TZ_OK ||
-        (rc = person_target(d, disp, &t, &village, err)) != TZ_OK ||
+        (rc = rec_target(d, disp, &t, &village, err)) != TZ_OK ||
         (rc = need_any(d, &p->recall.signers, &t, "recall: needs", p->recall.clause, err)) != TZ_OK)
         goto out;
     /* an open handover of the recalled cadre is abandoned */
@@ -2822,7 +2816,7 @@ static int apply_assessment(dctx *d, tz_err *err)
         }
     }
     target t;
-    if ((rc = person_target(d, last, &t, &village, err)) != TZ_OK ||
+    if ((rc = rec_target(d, last, &t, &village, err)) != TZ_OK ||
         (rc = need_any(d, &p->assessment.signers, &t, "assessment: needs", p->assessment.clause,
                        err)) != TZ_OK)
         goto out;
@@ -3010,7 +3004,7 @@ int tz_domain_cosign(tz_apply_ctx *ctx, uint64_t target_seq, const tz_statement 
                            jstr(rec, "village"));
         }
     }
-    if (rc == TZ_OK && (rc = maybe_complete(d, tid, rec, err)) == TZ_OK)
+    if (rc == TZ_OK && (rc = maybe_complete(d, rec, err)) == TZ_OK)
         rc = put_rec(d, tid, rec, err);
     json_decref(rec);
     json_decref(village);

@@ -1048,9 +1048,26 @@ int tz_query_term(const tz_query *q, json_t **out, tz_err *err)
     json_t *findings = json_object_get(r, "findings");
     size_t i;
     json_t *row;
+    int64_t today = 0;
+    if (rc == TZ_OK)
+        rc = reference_day(q, &today, err);
     json_array_foreach(json_object_get(r, "rows"), i, row) {
         if (rc != TZ_OK)
             break;
+        const char *status = jstr(row, "status");
+        int64_t planned = jday(row, "planned_end");
+        if ((strcmp(status, "active") == 0 || strcmp(status, "handing_over") == 0) &&
+            planned != INT64_MIN && planned < today) {
+            /* the term ran out, yet no handover or dispatch.end closed it */
+            json_t *f = finding("past_planned_end", NULL, "%s %s (%s, %s): the term was planned "
+                                "to end %s and is still %s, %lld day(s) later (record a handover "
+                                "or dispatch.end)", jstr(row, "person"), jstr(row, "name"),
+                                role_cn(jstr(row, "role")), jstr(row, "village"),
+                                jstr(row, "planned_end"), status, (long long)(today - planned));
+            json_object_set(f, "seq", json_object_get(row, "seq"));
+            add_finding(findings, f, "person", jstr(row, "person"), "dispatch",
+                        jstr(row, "dispatch"));
+        }
         if (!json_is_true(json_object_get(row, "cut_short")))
             continue;
         int64_t end = jday(row, "end");

@@ -55,6 +55,7 @@
 #include "projections/calendar.h"
 #include "projections/profile.h"
 #include "util/encoding.h"
+#include "util/fs.h"
 #include "util/time.h"
 
 #define COUNTY_ID "shiquan"
@@ -1877,21 +1878,11 @@ static int load_json(json_t **out, const char *path, const char *what, tz_err *e
 /* Creates keys_dir (0700) when missing; refuses one that is not empty. */
 static int keys_dir_check(const char *dir, tz_err *err)
 {
-    if (mkdir(dir, 0700) == 0)
-        return TZ_OK;
-    if (errno != EEXIST)
+    int rc = tz_fs_empty_dir(dir);
+    if (rc < 0)
         return tz_err_set(err, TZ_ERR_IO, "keys dir %s: %s", dir, strerror(errno));
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return tz_err_set(err, TZ_ERR_IO, "keys dir %s: %s", dir, strerror(errno));
-    struct dirent *de;
-    int empty = 1;
-    while ((de = readdir(d)) != NULL)
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-            empty = 0;
-    closedir(d);
-    return empty ? TZ_OK : tz_err_set(err, TZ_ERR_USAGE, "keys dir %s is not empty (key files "
-                                      "are never overwritten)", dir);
+    return rc == 0 ? TZ_OK : tz_err_set(err, TZ_ERR_USAGE, "keys dir %s is not empty (key files "
+                                        "are never overwritten)", dir);
 }
 
 static int write_key(const char *dir, const char *file, const tz_secret_key *k, tz_err *err)

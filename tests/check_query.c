@@ -536,6 +536,45 @@ START_TEST(absences_coverage_eligibility)
 }
 END_TEST
 
+
+/* A term that ran out with no handover or dispatch.end is flagged once its
+ * planned end has passed, and not before. */
+START_TEST(terms_past_planned_end)
+{
+    tz_ledger *l = open_county();
+    tz_store *s = tz_ledger_store(l);
+    uint64_t now = tz_ledger_size(l) - 1;
+    json_t *t = run_query(s, now, "term", NULL, NULL, 0);
+    json_t *past = findings(t, "past_planned_end");
+    int64_t today;
+    tz_err e;
+    ck_assert(tz_query_day_of_seq(s, now, &today, &e) == TZ_OK);
+    size_t i, expected = 0;
+    json_t *row;
+    json_array_foreach(json_object_get(t, "rows"), i, row) {
+        int64_t planned;
+        const char *st = sget(row, "status");
+        if ((strcmp(st, "active") == 0 || strcmp(st, "handing_over") == 0) &&
+            tz_time_parse_date(sget(row, "planned_end"), 10, "p", &planned, NULL) == TZ_OK &&
+            planned < today)
+            expected++;
+    }
+    ck_assert_uint_gt(expected, 0);
+    ck_assert_uint_eq(json_array_size(past), expected);
+    json_decref(past);
+    json_decref(t);
+    /* a year earlier nothing had run out yet */
+    uint64_t then;
+    ck_assert(tz_view_parse_as_of(s, now + 1, "2025-01-31", &then, &e) == TZ_OK);
+    t = run_query(s, then, "term", NULL, NULL, 0);
+    past = findings(t, "past_planned_end");
+    ck_assert_uint_eq(json_array_size(past), 0);
+    json_decref(past);
+    json_decref(t);
+    tz_ledger_close(l);
+}
+END_TEST
+
 START_TEST(diff_and_explain)
 {
     tz_ledger *l = open_county();
@@ -664,6 +703,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, attendance_findings);
     tcase_add_test(tc, leave_recall_term_grade_findings);
     tcase_add_test(tc, absences_coverage_eligibility);
+    tcase_add_test(tc, terms_past_planned_end);
     tcase_add_test(tc, diff_and_explain);
     tcase_add_test(tc, cli_formats_and_exit_codes);
     suite_add_tcase(s, tc);

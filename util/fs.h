@@ -9,4 +9,9 @@
  * something could not be removed. */
 int tz_fs_rmtree(const char *path);
 
+/* Makes sure dir is an empty directory: creates it (0700) when missing.
+ * Returns 0 when it is (now) empty, 1 when it holds something, -1 on an
+ * error (errno says which). */
+int tz_fs_empty_dir(const char *dir);
+
 #endif
