@@ -31,23 +31,71 @@
 
 /* ---- head and replies ---------------------------------------------------- */
 
-int tzd_head_read(tzd_head *head, uint64_t *size, char **note, size_t *note_len)
+void tzd_head_init(tzd_head *head)
 {
-    int rc = TZ_OK;
-    pthread_mutex_lock(&head->lock);
-    *size = head->size;
-    if (note != NULL) {
-        *note = malloc(head->checkpoint_len + 1);
-        if (*note == NULL) {
-            rc = TZ_ERR_NOMEM;
-        } else {
-            memcpy(*note, head->checkpoint, head->checkpoint_len);
-            (*note)[head->checkpoint_len] = '\0';
-            *note_len = head->checkpoint_len;
-        }
+    pthread_mutex_init(&head->lock, NULL);
+    head->current = NULL;
+}
+
+static void snapshot_free(tzd_snapshot *snap)
+{
+    tz_store_close(snap->store);
+    free(snap->checkpoint);
+    free(snap);
+}
+
+int tzd_head_publish(tzd_head *head, tz_store *store, uint64_t size, char *checkpoint,
+                     size_t checkpoint_len, tz_err *err)
+{
+    tzd_snapshot *snap = calloc(1, sizeof *snap);
+    if (snap == NULL) {
+        free(checkpoint);
+        return tz_err_set(err, TZ_ERR_NOMEM, "out of memory");
     }
+    int rc = tz_store_snapshot(store, &snap->store, err);
+    if (rc != TZ_OK) {
+        free(checkpoint);
+        free(snap);
+        return rc;
+    }
+    snap->size = size;
+    snap->checkpoint = checkpoint;
+    snap->checkpoint_len = checkpoint_len;
+    snap->refs = 1;
+    pthread_mutex_lock(&head->lock);
+    tzd_snapshot *old = head->current;
+    head->current = snap;
     pthread_mutex_unlock(&head->lock);
-    return rc;
+    tzd_head_release(head, old);
+    return TZ_OK;
+}
+
+tzd_snapshot *tzd_head_acquire(tzd_head *head)
+{
+    pthread_mutex_lock(&head->lock);
+    tzd_snapshot *snap = head->current;
+    if (snap != NULL)
+        snap->refs++;
+    pthread_mutex_unlock(&head->lock);
+    return snap;
+}
+
+void tzd_head_release(tzd_head *head, tzd_snapshot *snap)
+{
+    if (snap == NULL)
+        return;
+    pthread_mutex_lock(&head->lock);
+    unsigned left = --snap->refs;
+    pthread_mutex_unlock(&head->lock);
+    if (left == 0)
+        snapshot_free(snap);
+}
+
+void tzd_head_destroy(tzd_head *head)
+{
+    tzd_head_release(head, head->current);
+    head->current = NULL;
+    pthread_mutex_destroy(&head->lock);
 }
 
 void tzd_reply_clear(tzd_reply *r)
@@ -401,6 +449,22 @@ static json_t *proof_json(const tz_merkle_proof *p)
     return a;
 }
 
+/* The JSON of entry seq, or NULL with e set (a missing or undecodable
+ * entry below the published size is damage: TZ_ERR_TAMPER). */
+static json_t *entry_at(tz_store *store, uint64_t seq, tz_err *e)
+{
+    uint8_t key[8], *raw = NULL;
+    size_t len = 0;
+    json_t *j = NULL;
+    tz_store_key_u64(key, seq);
+    if (tz_store_get(store, TZ_CF_ENTRIES, key, 8, &raw, &len, e) == TZ_OK)
+        j = tz_entry_json(seq, raw, len, e);
+    tz_store_free(raw);
+    if (j == NULL && (e->code == TZ_ERR_NOTFOUND || e->code == TZ_ERR_INPUT))
+        e->code = TZ_ERR_TAMPER;
+    return j;
+}
+
 static void read_entry(tz_store *store, uint64_t size, uint64_t seq, tzd_reply *out)
 {
     if (seq >= size) {
@@ -408,18 +472,12 @@ static void read_entry(tz_store *store, uint64_t size, uint64_t seq, tzd_reply *
                         (unsigned long long)seq, (unsigned long long)size);
         return;
     }
-    uint8_t key[8], *raw = NULL;
-    size_t len = 0;
     tz_err e;
-    json_t *j = NULL;
-    tz_store_key_u64(key, seq);
-    if (tz_store_get(store, TZ_CF_ENTRIES, key, 8, &raw, &len, &e) != TZ_OK ||
-        (j = tz_entry_json(seq, raw, len, &e)) == NULL)
-        tzd_reply_status(out, e.code == TZ_ERR_NOTFOUND || e.code == TZ_ERR_INPUT ? TZ_ERR_TAMPER
-                                                                                 : e.code, e.msg);
+    json_t *j = entry_at(store, seq, &e);
+    if (j == NULL)
+        tzd_reply_status(out, e.code, e.msg);
     else
         tzd_reply_json(out, 200, j);
-    tz_store_free(raw);
 }
 
 /* GET /v1/entries/by-id?id=ID: the entry holding statement id ID. */
@@ -442,7 +500,7 @@ static void read_entry_by_id(tz_store *store, uint64_t size, const params *p, tz
     tz_err e;
     int rc = tz_apply_id_get(b, id, strlen(id), &seq, &e);
     tz_store_batch_free(b);
-    /* an id whose batch is written but not yet published is not there yet */
+    /* the id index and the size come from the same snapshot */
     if (rc == TZ_ERR_NOTFOUND || (rc == TZ_OK && seq >= size))
         tzd_reply_error(out, 404, "notfound", "id %.200s: no statement with that id", id);
     else if (rc != TZ_OK)
@@ -451,9 +509,54 @@ static void read_entry_by_id(tz_store *store, uint64_t size, const params *p, tz
         read_entry(store, size, seq, out);
 }
 
+/* One page of GET /v1/entries being filled: entries are offered in seq
+ * order (every seq, or those of a subject index) and kept when they pass
+ * the filters, until the page is full or TZD_PAGE_SCAN_MAX were looked at. */
+typedef struct page {
+    tz_store *store;
+    const char *type;                /* NULL: any */
+    const char *also_kind, *also_id; /* person and village both given: the village too */
+    json_t *list;
+    uint64_t limit, scanned, next;
+    int more;
+    tz_err e;
+} page;
+
+/* tz_view_seq_fn: 0 to go on, 1 when the page is full (next set), -1 on
+ * an error (in pg->e). */
+static int page_offer(void *ctx, uint64_t seq)
+{
+    page *pg = ctx;
+    if (json_array_size(pg->list) >= pg->limit || pg->scanned >= TZD_PAGE_SCAN_MAX) {
+        pg->next = seq;
+        pg->more = 1;
+        return 1;
+    }
+    pg->scanned++;
+    if (pg->also_kind != NULL) {
+        int yes;
+        if (tz_view_subject_has(pg->store, pg->also_kind, pg->also_id, seq, &yes, &pg->e) != TZ_OK)
+            return -1;
+        if (!yes)
+            return 0;
+    }
+    json_t *j = entry_at(pg->store, seq, &pg->e);
+    if (j == NULL)
+        return -1;
+    const char *t = json_string_value(json_object_get(json_object_get(j, "statement"), "type"));
+    if (pg->type == NULL || (t != NULL && strcmp(t, pg->type) == 0))
+        json_array_append(pg->list, j);
+    json_decref(j);
+    return 0;
+}
+
+/* GET /v1/entries?from=&to=&type=&person=&village=&limit=: entries in
+ * [from, to) in seq order, those of one statement type and/or those that
+ * concern one person or village (the subject index), a page at a time. */
 static void read_entries(tz_store *store, uint64_t size, const params *p, tzd_reply *out)
 {
-    static const char *const allowed[] = {"from", "to", "type", "limit", NULL};
+    static const char *const allowed[] = {"from", "to", "type", "person", "village", "limit",
+                                          NULL};
     uint64_t from = 0, to = size, limit = 100;
     if (only_params(p, allowed, out) || param_u64(p, "from", &from, NULL, out) ||
         param_u64(p, "to", &to, NULL, out) || param_u64(p, "limit", &limit, NULL, out))
@@ -462,52 +565,59 @@ static void read_entries(tz_store *store, uint64_t size, const params *p, tzd_re
         tzd_reply_error(out, 400, "input", "limit: must be 1..%u", TZD_PAGE_MAX);
         return;
     }
+    const char *person = evhttp_find_header(&p->q, "person");
+    const char *village = evhttp_find_header(&p->q, "village");
+    static const char *const subject_names[] = {"person", "village"};
+    const char *subject_ids[] = {person, village};
+    for (size_t i = 0; i < 2; i++)
+        if (subject_ids[i] != NULL && (*subject_ids[i] == '\0' ||
+                                       strlen(subject_ids[i]) > TZ_STATEMENT_ID_MAX)) {
+            tzd_reply_error(out, 400, "input", "%s: 1..%d bytes (an id)", subject_names[i],
+                            TZ_STATEMENT_ID_MAX);
+            return;
+        }
     if (to > size)
         to = size;
-    const char *type = evhttp_find_header(&p->q, "type");
-    json_t *list = json_array();
-    uint64_t seq = from, scanned = 0;
-    tz_err e;
-    e.code = TZ_OK;
-    while (list != NULL && seq < to && json_array_size(list) < limit && scanned < TZD_PAGE_SCAN_MAX) {
-        uint8_t key[8], *raw = NULL;
-        size_t len = 0;
-        json_t *j = NULL;
-        tz_store_key_u64(key, seq);
-        if (tz_store_get(store, TZ_CF_ENTRIES, key, 8, &raw, &len, &e) != TZ_OK ||
-            (j = tz_entry_json(seq, raw, len, &e)) == NULL) {
-            tz_store_free(raw);
-            break;
-        }
-        tz_store_free(raw);
-        const char *t = json_string_value(json_object_get(json_object_get(j, "statement"), "type"));
-        if (type == NULL || (t != NULL && strcmp(t, type) == 0))
-            json_array_append(list, j);
-        json_decref(j);
-        seq++;
-        scanned++;
-    }
-    if (e.code != TZ_OK) {
-        json_decref(list);
-        tzd_reply_status(out, e.code == TZ_ERR_NOTFOUND || e.code == TZ_ERR_INPUT ? TZ_ERR_TAMPER
-                                                                                 : e.code, e.msg);
-        return;
-    }
-    json_t *next = seq < to ? json_integer((json_int_t)seq) : json_null();
-    tzd_reply_json(out, 200, json_pack("{s:o,s:o,s:I}", "entries", list, "next", next, "size",
-                                       (json_int_t)size));
-}
-
-static void read_checkpoint(tzd_head *head, tzd_reply *out)
-{
-    uint64_t size;
-    char *note = NULL;
-    size_t len = 0;
-    if (tzd_head_read(head, &size, &note, &len) != TZ_OK) {
+    page pg = {.store = store, .type = evhttp_find_header(&p->q, "type"), .list = json_array(),
+               .limit = limit};
+    pg.e.code = TZ_OK;
+    if (pg.list == NULL) {
         tzd_reply_error(out, 503, "nomem", "out of memory");
         return;
     }
-    reply_set(out, 200, "text/plain; charset=utf-8", note, len);
+    int rc = 0;
+    if (from < to && (person != NULL || village != NULL)) {
+        if (person != NULL && village != NULL) {
+            pg.also_kind = "village";
+            pg.also_id = village;
+        }
+        const char *kind = person != NULL ? "person" : "village";
+        rc = tz_view_subject_scan(store, kind, person != NULL ? person : village, from, to - 1,
+                                  page_offer, &pg, &pg.e);
+    } else {
+        for (uint64_t seq = from; rc == 0 && seq < to; seq++)
+            rc = page_offer(&pg, seq);
+    }
+    if (rc < 0) { /* an error of page_offer or of the scan, in pg.e */
+        json_decref(pg.list);
+        tzd_reply_status(out, pg.e.code, pg.e.msg);
+        return;
+    }
+    json_t *next = pg.more ? json_integer((json_int_t)pg.next) : json_null();
+    tzd_reply_json(out, 200, json_pack("{s:o,s:o,s:I}", "entries", pg.list, "next", next, "size",
+                                       (json_int_t)size));
+}
+
+static void read_checkpoint(const tzd_snapshot *snap, tzd_reply *out)
+{
+    char *note = malloc(snap->checkpoint_len + 1);
+    if (note == NULL) {
+        tzd_reply_error(out, 503, "nomem", "out of memory");
+        return;
+    }
+    memcpy(note, snap->checkpoint, snap->checkpoint_len);
+    note[snap->checkpoint_len] = '\0';
+    reply_set(out, 200, "text/plain; charset=utf-8", note, snap->checkpoint_len);
 }
 
 static void read_inclusion(tz_store *store, uint64_t size, const params *p, tzd_reply *out)
@@ -644,8 +754,7 @@ static const char *const projection_names[] = {"roster", "attendance", "leave", 
                                                "handover", "term", "recall", "grade",
                                                "eligibility", "allowance", NULL};
 
-void tzd_api_read(tz_store *store, tzd_head *head, const char *path, const char *query,
-                  tzd_reply *out)
+void tzd_api_read(tzd_head *head, const char *path, const char *query, tzd_reply *out)
 {
     params p;
     TAILQ_INIT(&p.q);
@@ -654,11 +763,13 @@ void tzd_api_read(tz_store *store, tzd_head *head, const char *path, const char 
         evhttp_clear_headers(&p.q);
         return;
     }
-    uint64_t size = 0;
-    if (tzd_head_read(head, &size, NULL, NULL) != TZ_OK) {
-        tzd_reply_error(out, 503, "nomem", "out of memory");
+    tzd_snapshot *snap = tzd_head_acquire(head);
+    if (snap == NULL) {
+        tzd_reply_error(out, 503, "starting", "no snapshot published yet");
         goto out;
     }
+    tz_store *store = snap->store;
+    uint64_t size = snap->size;
     static const char entries[] = "/v1/entries/", projections[] = "/v1/projections/";
     if (strcmp(path, "/v1/entries/by-id") == 0) {
         read_entry_by_id(store, size, &p, out);
@@ -673,7 +784,7 @@ void tzd_api_read(tz_store *store, tzd_head *head, const char *path, const char 
     } else if (strcmp(path, "/v1/entries") == 0) {
         read_entries(store, size, &p, out);
     } else if (strcmp(path, "/v1/checkpoint") == 0) {
-        read_checkpoint(head, out);
+        read_checkpoint(snap, out);
     } else if (strcmp(path, "/v1/proof/inclusion") == 0) {
         read_inclusion(store, size, &p, out);
     } else if (strcmp(path, "/v1/proof/consistency") == 0) {
@@ -692,6 +803,7 @@ void tzd_api_read(tz_store *store, tzd_head *head, const char *path, const char 
     } else {
         tzd_reply_error(out, 404, "notfound", "%.128s: no such endpoint", path);
     }
+    tzd_head_release(head, snap);
 out:
     evhttp_clear_headers(&p.q);
 }

@@ -25,19 +25,41 @@
 #define TZD_PAGE_MAX 1000u      /* entries per page of GET /v1/entries */
 #define TZD_PAGE_SCAN_MAX 20000u /* entries looked at per page when filtering by type */
 
-/* What the writer last made durable. The writer updates it after each
- * commit; readers copy what they need under the lock. */
+/* What the writer last made durable: a RocksDB snapshot taken right after
+ * the commit, with the log size and signed checkpoint it holds. A read
+ * request acquires the current one and answers entirely from it, so an
+ * answer never mixes two moments (a projection never counts an entry that
+ * its size does not include), never mentions an entry whose batch is not
+ * durable, and never waits for a commit: the writer publishes the next
+ * snapshot beside it, and the last reader of an old one releases it. */
+typedef struct tzd_snapshot {
+    tz_store *store;    /* read-only snapshot handle (tz_store_snapshot) */
+    uint64_t size;
+    char *checkpoint;   /* the signed C2SP note of (size, root) */
+    size_t checkpoint_len;
+    unsigned refs;      /* under tzd_head.lock: the head's own + one per reader */
+} tzd_snapshot;
+
 typedef struct tzd_head {
     pthread_mutex_t lock;
-    uint64_t size;
-    uint8_t root[32];
-    char *checkpoint; /* the signed C2SP note of (size, root); malloc'd */
-    size_t checkpoint_len;
+    tzd_snapshot *current; /* NULL before the first publish */
 } tzd_head;
 
-/* Copies size (and the checkpoint, malloc'd, when note is not NULL) out of
- * head. Returns TZ_OK or TZ_ERR_NOMEM (then *note is NULL). */
-int tzd_head_read(tzd_head *head, uint64_t *size, char **note, size_t *note_len) TZ_MUST_CHECK;
+void tzd_head_init(tzd_head *head);
+
+/* Makes (snapshot of store now, size, checkpoint) current; the checkpoint
+ * (malloc'd) is consumed in every case. The previous snapshot is released
+ * once its last reader is done. TZ_ERR_NOMEM: nothing changes. */
+int tzd_head_publish(tzd_head *head, tz_store *store, uint64_t size, char *checkpoint,
+                     size_t checkpoint_len, tz_err *err) TZ_MUST_CHECK;
+
+/* The current snapshot, held until tzd_head_release (NULL before the first
+ * publish). */
+tzd_snapshot *tzd_head_acquire(tzd_head *head);
+void tzd_head_release(tzd_head *head, tzd_snapshot *snap);
+
+/* Releases the current snapshot (every reader must be done). */
+void tzd_head_destroy(tzd_head *head);
 
 /* One HTTP answer: status, content type (static string) and a malloc'd body. */
 typedef struct tzd_reply {
@@ -90,9 +112,8 @@ int tzd_api_parse_submission(tzd_submission *s, const uint8_t *body, size_t len,
 
 /* Answers GET path?query (query may be NULL) for the read endpoints:
  * /v1/entries/{seq}, /v1/entries, /v1/checkpoint, /v1/proof/inclusion,
- * /v1/proof/consistency, /v1/projections/{name}. Always fills *out
- * (404 for another path, 400 for bad parameters). */
-void tzd_api_read(tz_store *store, tzd_head *head, const char *path, const char *query,
-                  tzd_reply *out);
+ * /v1/proof/consistency, /v1/projections/{name}, all from one snapshot of
+ * head. Always fills *out (404 for another path, 400 for bad parameters). */
+void tzd_api_read(tzd_head *head, const char *path, const char *query, tzd_reply *out);
 
 #endif

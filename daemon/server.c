@@ -8,8 +8,8 @@
  * parsed; it takes whatever is ready the moment the previous fsync returns,
  * so batches grow by themselves with the load (one statement when idle,
  * hundreds under 64 clients) and latency stays one or two fsyncs. Reads
- * never take the writer's lock: they read immutable records through the
- * head the writer publishes after each durable batch.
+ * never take the writer's lock: each answers from the RocksDB snapshot the
+ * writer publishes after each durable batch (tzd_head).
  *
  * Every request ends in exactly one reply, sent by the loop thread: either
  * at once (routing errors, /healthz, /metrics) or when its job comes back
@@ -164,6 +164,64 @@ static void job_free(job *j)
     free(j);
 }
 
+/* ---- connections ------------------------------------------------------------------ */
+
+/* The connections being served, for the limit on their number: libevent
+ * 2.1 has no such limit and no per-connection user data, so the loop thread
+ * keeps the set itself (open addressing on the pointer, capacity a power of
+ * two at least twice the limit, backward-shift deletion). A connection
+ * joins at its first request and leaves through its close callback. */
+typedef struct conn_set {
+    struct evhttp_connection **slot;
+    size_t mask, count;
+} conn_set;
+
+static int conn_set_init(conn_set *set, size_t limit)
+{
+    size_t cap = 16;
+    while (cap < 2 * limit)
+        cap <<= 1;
+    set->slot = calloc(cap, sizeof *set->slot);
+    set->mask = cap - 1;
+    set->count = 0;
+    return set->slot != NULL ? 0 : -1;
+}
+
+static size_t conn_hash(const conn_set *set, const struct evhttp_connection *c)
+{
+    uintptr_t x = (uintptr_t)c;
+    x ^= x >> 17;
+    x *= (uintptr_t)0x9E3779B97F4A7C15ull;
+    return (size_t)(x >> 7) & set->mask;
+}
+
+/* The slot holding c, or the empty slot where it would go. */
+static size_t conn_find(const conn_set *set, const struct evhttp_connection *c)
+{
+    size_t i = conn_hash(set, c);
+    while (set->slot[i] != NULL && set->slot[i] != c)
+        i = (i + 1) & set->mask;
+    return i;
+}
+
+static void conn_remove(conn_set *set, const struct evhttp_connection *c)
+{
+    size_t i = conn_find(set, c);
+    if (set->slot[i] == NULL)
+        return;
+    set->slot[i] = NULL;
+    set->count--;
+    /* Move back every later member of the run that its home slot allows. */
+    for (size_t j = (i + 1) & set->mask; set->slot[j] != NULL; j = (j + 1) & set->mask) {
+        size_t home = conn_hash(set, set->slot[j]);
+        if (((j - home) & set->mask) >= ((j - i) & set->mask)) {
+            set->slot[i] = set->slot[j];
+            set->slot[j] = NULL;
+            i = j;
+        }
+    }
+}
+
 /* ---- the server ------------------------------------------------------------------ */
 
 typedef struct server {
@@ -183,6 +241,7 @@ typedef struct server {
     int writer_started;
     size_t in_flight;     /* loop thread only */
     int draining;         /* loop thread only */
+    conn_set conns;       /* loop thread only */
 } server;
 
 static double now_seconds(void)
@@ -272,7 +331,7 @@ static void *worker_main(void *arg)
     job *j;
     while ((j = queue_take(&s->work, 1, &n)) != NULL) {
         if (j->kind == JOB_READ) {
-            tzd_api_read(s->store, &s->head, j->path, j->query, &j->reply);
+            tzd_api_read(&s->head, j->path, j->query, &j->reply);
             done_push(s, j);
             continue;
         }
@@ -292,26 +351,22 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Writer thread: publishes the head of the ledger after a durable commit. */
+/* Writer thread: publishes the head of the ledger after a durable commit:
+ * a snapshot of the store with its size and signed checkpoint. */
 static void publish_head(server *s)
 {
     char *note = NULL;
     size_t len = 0;
     tz_err e;
-    if (tz_ledger_checkpoint(s->ledger, &note, &len, &e) != TZ_OK) {
-        /* The batch is durable; readers keep the previous head until the
-         * next commit publishes again. */
+    uint64_t size = tz_ledger_size(s->ledger);
+    if (tz_ledger_checkpoint(s->ledger, &note, &len, &e) != TZ_OK ||
+        tzd_head_publish(&s->head, s->store, size, note, len, &e) != TZ_OK) {
+        /* The batch is durable; readers keep the previous snapshot until
+         * the next commit publishes again. */
         fprintf(stderr, "taizhangd: publishing the head: %s\n", e.msg);
         return;
     }
-    pthread_mutex_lock(&s->head.lock);
-    free(s->head.checkpoint);
-    s->head.checkpoint = note;
-    s->head.checkpoint_len = len;
-    s->head.size = tz_ledger_size(s->ledger);
-    tz_ledger_root(s->ledger, s->head.root);
-    pthread_mutex_unlock(&s->head.lock);
-    atomic_store(&s->metrics.tree_size, tz_ledger_size(s->ledger));
+    atomic_store(&s->metrics.tree_size, size);
 }
 
 static void *writer_main(void *arg)
@@ -390,6 +445,32 @@ static void reply_now(server *s, struct evhttp_request *req, tzd_reply *r, doubl
                           now_seconds() - t0);
 }
 
+static void on_conn_close(struct evhttp_connection *c, void *arg)
+{
+    server *s = arg;
+    conn_remove(&s->conns, c);
+    atomic_store(&s->metrics.connections, s->conns.count);
+}
+
+/* Loop thread: admits the connection of req, or returns 0 when the limit
+ * is reached and it is not one of those being served. */
+static int admit_connection(server *s, struct evhttp_request *req)
+{
+    struct evhttp_connection *c = evhttp_request_get_connection(req);
+    if (c == NULL)
+        return 1;
+    size_t i = conn_find(&s->conns, c);
+    if (s->conns.slot[i] == c)
+        return 1;
+    if (s->conns.count >= s->cfg.max_connections)
+        return 0;
+    s->conns.slot[i] = c;
+    s->conns.count++;
+    evhttp_connection_set_closecb(c, on_conn_close, s);
+    atomic_store(&s->metrics.connections, s->conns.count);
+    return 1;
+}
+
 static int is_msgpack_type(const char *ct)
 {
     return ct != NULL && (strncmp(ct, "application/msgpack", 19) == 0 ||
@@ -406,6 +487,15 @@ static void on_request(struct evhttp_request *req, void *arg)
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+    if (!admit_connection(s, req)) {
+        /* Served and closed at once: the client may retry when others leave. */
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        tzd_reply_error(&r, 503, "too_many_connections", "%zu connections are being served "
+                        "(--max-connections); retry later", s->cfg.max_connections);
+        atomic_fetch_add(&s->metrics.rejects[TZD_REJECT_CONNECTIONS], 1);
+        reply_now(s, req, &r, t0, 1);
+        return;
+    }
     if (path == NULL || path[0] != '/') {
         tzd_reply_error(&r, 400, "input", "request target: not an absolute path");
         reply_now(s, req, &r, t0, 1);
@@ -426,8 +516,9 @@ static void on_request(struct evhttp_request *req, void *arg)
         return;
     }
     if (strcmp(path, "/healthz") == 0) {
-        uint64_t size = 0;
-        (void)!tzd_head_read(&s->head, &size, NULL, NULL);
+        tzd_snapshot *snap = tzd_head_acquire(&s->head);
+        uint64_t size = snap ? snap->size : 0;
+        tzd_head_release(&s->head, snap);
         tzd_reply_json(&r, s->draining ? 503 : 200,
                        json_pack("{s:b,s:I,s:b}", "ok", !s->draining, "size", (json_int_t)size,
                                  "shutting_down", s->draining));
@@ -530,6 +621,7 @@ void tzd_config_defaults(tzd_config *cfg)
     cfg->max_headers = 16u << 10;
     cfg->timeout_seconds = 30;
     cfg->max_batch = 1024;
+    cfg->max_connections = 1024;
 }
 
 static int start_threads(server *s, tz_err *err)
@@ -595,7 +687,7 @@ static int bind_and_announce(server *s, tz_err *err)
         }
     }
     printf("{\"listening\":\"%s:%u\",\"size\":%llu,\"workers\":%u}\n", host, port,
-           (unsigned long long)s->head.size, s->cfg.workers);
+           (unsigned long long)tz_ledger_size(s->ledger), s->cfg.workers);
     fflush(stdout);
     return TZ_OK;
 }
@@ -610,8 +702,14 @@ int tzd_server_run(const tzd_config *cfg, tz_err *err)
         s->cfg.workers = 1;
     if (s->cfg.max_batch == 0)
         s->cfg.max_batch = 1;
+    if (s->cfg.max_connections == 0)
+        s->cfg.max_connections = 1;
+    if (conn_set_init(&s->conns, s->cfg.max_connections) != 0) {
+        free(s);
+        return tz_err_set(err, TZ_ERR_NOMEM, "out of memory");
+    }
     tzd_metrics_init(&s->metrics);
-    pthread_mutex_init(&s->head.lock, NULL);
+    tzd_head_init(&s->head);
     queue_init(&s->work);
     queue_init(&s->commit);
     queue_init(&s->done);
@@ -626,7 +724,7 @@ int tzd_server_run(const tzd_config *cfg, tz_err *err)
         goto out;
     }
     publish_head(s);
-    if (s->head.checkpoint == NULL) {
+    if (s->head.current == NULL) {
         rc = tz_err_set(err, TZ_ERR_IO, "--db %s: cannot read the checkpoint", cfg->db);
         goto out;
     }
@@ -679,12 +777,12 @@ out:
         event_base_free(s->base);
     /* Jobs still queued exist only when start-up failed half way. */
     job_free(queue_take_all(&s->done));
+    tzd_head_destroy(&s->head); /* the snapshot before the store it belongs to */
+    free(s->conns.slot);
     tz_ledger_close(s->ledger);
     queue_destroy(&s->work);
     queue_destroy(&s->commit);
     queue_destroy(&s->done);
-    free(s->head.checkpoint);
-    pthread_mutex_destroy(&s->head.lock);
     free(s);
     return rc;
 }

@@ -30,6 +30,11 @@ struct tz_store {
     rocksdb_writeoptions_t *write_options;
     rocksdb_column_family_handle_t *cf[TZ_CF_COUNT + 1];
     int flags;
+    /* A snapshot handle (tz_store_snapshot) shares db, options and column
+     * families with its parent and owns only its read options and the
+     * RocksDB snapshot they carry. */
+    tz_store *parent;
+    const rocksdb_snapshot_t *snapshot;
 };
 
 struct tz_store_batch {
@@ -148,10 +153,36 @@ int tz_store_open(tz_store **out, const char *path, int flags, tz_err *err)
     return TZ_OK;
 }
 
+int tz_store_snapshot(tz_store *s, tz_store **out, tz_err *err)
+{
+    *out = NULL;
+    if (s->parent != NULL)
+        s = s->parent;
+    tz_store *v = calloc(1, sizeof *v);
+    if (v == NULL || (v->read_options = rocksdb_readoptions_create()) == NULL) {
+        free(v);
+        return tz_err_set(err, TZ_ERR_NOMEM, "store: out of memory");
+    }
+    v->db = s->db;
+    memcpy(v->cf, s->cf, sizeof v->cf);
+    v->flags = s->flags | TZ_STORE_READONLY;
+    v->parent = s;
+    v->snapshot = rocksdb_create_snapshot(s->db);
+    rocksdb_readoptions_set_snapshot(v->read_options, v->snapshot);
+    *out = v;
+    return TZ_OK;
+}
+
 void tz_store_close(tz_store *s)
 {
     if (s == NULL)
         return;
+    if (s->parent != NULL) {
+        rocksdb_release_snapshot(s->parent->db, s->snapshot);
+        rocksdb_readoptions_destroy(s->read_options);
+        free(s);
+        return;
+    }
     if (s->db != NULL) {
         for (int i = 0; i <= TZ_CF_COUNT; i++)
             if (s->cf[i] != NULL)
@@ -187,9 +218,19 @@ int tz_store_get(tz_store *s, tz_cf cf, const void *key, size_t key_len,
     return TZ_OK;
 }
 
+static int refuse_snapshot_write(const tz_store *s, tz_err *err)
+{
+    return s->parent != NULL
+               ? tz_err_set(err, TZ_ERR_USAGE, "store: a snapshot is read-only")
+               : TZ_OK;
+}
+
 static int write_one(tz_store *s, tz_cf cf, const void *key, size_t key_len,
                      const void *val, size_t val_len, int is_delete, tz_err *err)
 {
+    int refused = refuse_snapshot_write(s, err);
+    if (refused != TZ_OK)
+        return refused;
     rocksdb_writebatch_t *b = rocksdb_writebatch_create();
     if (is_delete)
         rocksdb_writebatch_delete_cf(b, s->cf[cf], key, key_len);
@@ -289,6 +330,9 @@ int tz_store_batch_count(tz_store_batch *b)
 
 int tz_store_commit(tz_store *s, tz_store_batch *b, tz_err *err)
 {
+    int refused = refuse_snapshot_write(s, err);
+    if (refused != TZ_OK)
+        return refused;
     char *rocks_err = NULL;
     rocksdb_write_writebatch_wi(s->db, s->write_options, b->wbwi, &rocks_err);
     int rc = rocks_status(rocks_err, err, "store: commit");
@@ -307,6 +351,8 @@ tz_store_iter *tz_store_iter_new(tz_store *s, tz_cf cf, const void *start, size_
      * automatic read-ahead (growing up to 256 KiB) serves sequential scans
      * without a fixed buffer per iterator (the verifier holds ~40 at once). */
     rocksdb_readoptions_set_fill_cache(it->read_options, 0);
+    if (s->snapshot != NULL)
+        rocksdb_readoptions_set_snapshot(it->read_options, s->snapshot);
     it->it = rocksdb_create_iterator_cf(s->db, it->read_options, s->cf[cf]);
     if (start != NULL)
         rocksdb_iter_seek(it->it, start, start_len);

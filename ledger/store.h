@@ -40,7 +40,15 @@ typedef struct tz_store_iter tz_store_iter;
  * and err names the path and RocksDB's message. */
 int tz_store_open(tz_store **out, const char *path, int flags, tz_err *err) TZ_MUST_CHECK;
 
-/* Closes the store. Accepts NULL. */
+/* A read-only handle on store as it stands now (a RocksDB snapshot): every
+ * read through it, point or scan, directly or through a batch, sees exactly
+ * what was committed before this call and nothing committed after, however
+ * long it is held. Taking one is cheap (no copy). It shares the database of
+ * store: close it (tz_store_close) before store. Writes through it are
+ * refused (TZ_ERR_USAGE). On TZ_OK *out owns the handle. */
+int tz_store_snapshot(tz_store *store, tz_store **out, tz_err *err) TZ_MUST_CHECK;
+
+/* Closes the store (or releases a snapshot handle). Accepts NULL. */
 void tz_store_close(tz_store *store);
 
 /* The name of a column family ("entries", ...). */
