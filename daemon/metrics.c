@@ -56,7 +56,7 @@ int tzd_metrics_reason(int tz_code)
 
 static const char *const reason_names[TZD_REJECT_COUNT] = {
     "input", "signature", "forbidden", "conflict", "rule", "too_large", "store",
-    "shutting_down", "other"};
+    "shutting_down", "too_many_connections", "other"};
 
 /* A growing text buffer; a failed allocation sticks (oom). */
 typedef struct text {
@@ -137,6 +137,8 @@ char *tzd_metrics_render(tzd_metrics *m, size_t *len)
             get(&m->tree_size));
     counter(&t, "taizhang_requests_in_flight", "gauge", "Requests received and not yet answered.",
             get(&m->requests_in_flight));
+    counter(&t, "taizhang_connections", "gauge", "HTTP connections being served.",
+            get(&m->connections));
     hist(&t, "taizhang_batch_size", "Statements per group commit.", &m->batch_size);
     hist(&t, "taizhang_commit_seconds",
          "One group commit: decide, write and fsync of the batch.", &m->commit_seconds);

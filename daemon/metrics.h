@@ -28,7 +28,7 @@ typedef struct tzd_histogram {
 enum {
     TZD_REJECT_INPUT, TZD_REJECT_SIGNATURE, TZD_REJECT_FORBIDDEN, TZD_REJECT_CONFLICT,
     TZD_REJECT_RULE, TZD_REJECT_TOO_LARGE, TZD_REJECT_STORE, TZD_REJECT_SHUTTING_DOWN,
-    TZD_REJECT_OTHER, TZD_REJECT_COUNT
+    TZD_REJECT_CONNECTIONS, TZD_REJECT_OTHER, TZD_REJECT_COUNT
 };
 
 typedef struct tzd_metrics {
@@ -38,6 +38,7 @@ typedef struct tzd_metrics {
     atomic_uint_fast64_t commits;          /* tz_ledger_append calls (one fsync each, if any accepted) */
     atomic_uint_fast64_t tree_size;
     atomic_uint_fast64_t requests_in_flight;
+    atomic_uint_fast64_t connections;      /* connections being served */
     tzd_histogram batch_size;              /* statements per commit */
     tzd_histogram commit_seconds;          /* decide + write + fsync of one batch */
     tzd_histogram append_seconds;          /* POST received .. reply sent */

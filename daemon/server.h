@@ -30,10 +30,11 @@ typedef struct tzd_config {
     size_t max_headers;      /* bytes of request line + headers */
     int timeout_seconds;     /* read/write/idle timeout per connection */
     size_t max_batch;        /* statements per group commit */
+    size_t max_connections;  /* connections served at once; more get 503 */
 } tzd_config;
 
 /* Sets the defaults: 127.0.0.1:8080, workers = online CPUs, 1 MiB body,
- * 16 KiB headers, 30 s timeout, batches of up to 1024. */
+ * 16 KiB headers, 30 s timeout, batches of up to 1024, 1024 connections. */
 void tzd_config_defaults(tzd_config *cfg);
 
 /* Opens the ledger, binds, prints one line {"listening":"ADDR:PORT",...}

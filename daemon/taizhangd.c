@@ -4,6 +4,8 @@
  *   --listen ADDR:PORT   default 127.0.0.1:8080 (loopback); port 0 picks one
  *   --workers N          verification / read threads (default: CPUs)
  *   --max-batch N        statements per group commit (default 1024)
+ *   --max-connections N  connections served at once (default 1024); a
+ *                        request on one more gets 503 and the connection closes
  *   --init --origin O --log-key FILE --root FILE.pub [--root ...]
  *                        create the ledger first when DIR holds none
  * Exit status: 0 after a clean SIGTERM/SIGINT drain, 2 on usage or start-up
@@ -27,6 +29,7 @@
 static int usage(FILE *f)
 {
     fprintf(f, "usage: taizhangd --db DIR [--listen ADDR:PORT] [--workers N] [--max-batch N]\n"
+               "                 [--max-connections N]\n"
                "                 [--init --origin ORIGIN --log-key FILE --root FILE.pub...]\n");
     return 2;
 }
@@ -85,6 +88,7 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'},       {"listen", required_argument, NULL, 'l'},
         {"workers", required_argument, NULL, 'w'},  {"max-batch", required_argument, NULL, 'b'},
+        {"max-connections", required_argument, NULL, 'c'},
         {"init", no_argument, NULL, 'i'},           {"origin", required_argument, NULL, 'o'},
         {"log-key", required_argument, NULL, 'k'},  {"root", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
@@ -110,6 +114,11 @@ int main(int argc, char **argv)
             if (parse_count(optarg, 65536, &v) != 0)
                 return fail("--max-batch %s: expected 1..65536%s", optarg, "");
             cfg.max_batch = v;
+            break;
+        case 'c':
+            if (parse_count(optarg, 65536, &v) != 0)
+                return fail("--max-connections %s: expected 1..65536%s", optarg, "");
+            cfg.max_connections = v;
             break;
         case 'i': init = 1; break;
         case 'o': origin = optarg; break;
