@@ -29,6 +29,7 @@
 #include "ledger/merkle.h"
 #include "ledger/statement.h"
 #include "ledger/verify.h"
+#include "projections/view.h"
 #include "util/encoding.h"
 #include "util/status.h"
 #include "util/time.h"
@@ -230,10 +231,13 @@ static int parse_opts(int argc, char **argv, opts *o)
     }
     if (optind < argc)
         return fail(2, "unexpected argument \"%s\"", argv[optind]);
-    if (!tz_cli_is_query(command_name) && (o->village || o->township || o->person || o->unit ||
-                                            o->year || o->month || o->as_of || o->explain))
+    int is_log = strcmp(command_name, "log") == 0;
+    if (!tz_cli_is_query(command_name) &&
+        (((o->village || o->person) && !is_log) || o->township || o->unit || o->year ||
+         o->month || o->as_of || o->explain))
         return fail(2, "--village, --township, --person, --unit, --year, --month, --as-of and "
-                    "--explain belong to the query commands (see `taizhang help`)");
+                    "--explain belong to the query commands, --person and --village also to log "
+                    "(see `taizhang help`)");
     if (o->server != NULL && o->db != NULL)
         return fail(2, "give --db DIR (the ledger here) or --server URL (a taizhangd), not both");
     static const char *const remote_ok[] = {"append", "cosign", "get", "log", "checkpoint",
@@ -860,8 +864,11 @@ static int log_remote(const opts *o)
             snprintf(num, sizeof num, "%llu", (unsigned long long)o->to);
             tz_client_add_param(path, sizeof path, "to", num);
         }
-        if (o->type != NULL && tz_client_add_param(path, sizeof path, "type", o->type) != 0) {
-            rc = fail(2, "--type: too long");
+        if ((o->type != NULL && tz_client_add_param(path, sizeof path, "type", o->type) != 0) ||
+            (o->person != NULL && tz_client_add_param(path, sizeof path, "person", o->person) != 0) ||
+            (o->village != NULL &&
+             tz_client_add_param(path, sizeof path, "village", o->village) != 0)) {
+            rc = fail(2, "--type, --person or --village: too long");
             break;
         }
         tz_client_add_param(path, sizeof path, "limit", "1000");
@@ -957,6 +964,50 @@ static int cmd_get(const opts *o)
     return rc;
 }
 
+/* Prints entry seq of l when it has the type asked for (log's filter). */
+static int log_print(tz_ledger *l, const opts *o, uint64_t seq)
+{
+    tz_err e;
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    json_t *j = NULL;
+    int rc = 0;
+    if (tz_ledger_get(l, seq, &raw, &len, &e) != TZ_OK ||
+        (j = tz_entry_json(seq, raw, len, &e)) == NULL) {
+        rc = fail_err(&e);
+    } else {
+        json_t *t = json_object_get(json_object_get(j, "statement"), "type");
+        if (o->type == NULL || strcmp(json_string_value(t), o->type) == 0)
+            print_json(j, 1);
+    }
+    json_decref(j);
+    tz_store_free(raw);
+    return rc;
+}
+
+typedef struct log_scan {
+    tz_ledger *l;
+    const opts *o;
+    int rc;
+} log_scan;
+
+/* tz_view_seq_fn over a subject index: --person and --village together
+ * keep the entries in both. */
+static int log_subject(void *ctx, uint64_t seq)
+{
+    log_scan *ls = ctx;
+    if (ls->o->person != NULL && ls->o->village != NULL) {
+        int yes;
+        tz_err e;
+        if (tz_view_subject_has(tz_ledger_store(ls->l), "village", ls->o->village, seq, &yes,
+                                &e) != TZ_OK)
+            return ls->rc = fail_err(&e);
+        if (!yes)
+            return 0;
+    }
+    return ls->rc = log_print(ls->l, ls->o, seq);
+}
+
 static int cmd_log(const opts *o)
 {
     if (o->server != NULL)
@@ -965,24 +1016,22 @@ static int cmd_log(const opts *o)
     int rc = open_ledger(&l, o, TZ_LEDGER_READONLY);
     if (rc)
         return rc;
+    uint64_t from = o->has_from ? o->from : 0;
     uint64_t to = o->has_to ? o->to : tz_ledger_size(l);
     if (to > tz_ledger_size(l))
         to = tz_ledger_size(l);
-    for (uint64_t s = o->has_from ? o->from : 0; rc == 0 && s < to; s++) {
+    if ((o->person != NULL || o->village != NULL) && from < to) {
+        log_scan ls = {l, o, 0};
         tz_err e;
-        uint8_t *raw = NULL;
-        size_t len = 0;
-        json_t *j = NULL;
-        if (tz_ledger_get(l, s, &raw, &len, &e) != TZ_OK ||
-            (j = tz_entry_json(s, raw, len, &e)) == NULL) {
+        const char *kind = o->person != NULL ? "person" : "village";
+        if (tz_view_subject_scan(tz_ledger_store(l), kind, o->person ? o->person : o->village,
+                                 from, to - 1, log_subject, &ls, &e) != TZ_OK && ls.rc == 0)
             rc = fail_err(&e);
-        } else {
-            json_t *t = json_object_get(json_object_get(j, "statement"), "type");
-            if (o->type == NULL || strcmp(json_string_value(t), o->type) == 0)
-                print_json(j, 1);
-        }
-        json_decref(j);
-        tz_store_free(raw);
+        else
+            rc = ls.rc;
+    } else {
+        for (uint64_t s = from; rc == 0 && s < to; s++)
+            rc = log_print(l, o, s);
     }
     tz_ledger_close(l);
     return rc;
@@ -1180,8 +1229,9 @@ static const struct {
     {"append", cmd_append, "append (--db DIR | --server URL) --key FILE [--key FILE ...] [--in FILE]"},
     {"cosign", cmd_cosign, "cosign (--db DIR | --server URL) --key FILE --seq N"},
     {"get", cmd_get, "get (--db DIR | --server URL) (--seq N | --id ID) [--json]"},
-    {"log", cmd_log, "log (--db DIR | --server URL) [--from N] [--to N] [--type TYPE]   (entries N <= seq < --to, "
-                     "one JSON line each)"},
+    {"log", cmd_log, "log (--db DIR | --server URL) [--from N] [--to N] [--type TYPE] "
+                     "[--person P] [--village V]\n      (entries N <= seq < --to, one JSON line "
+                     "each; --person/--village: those that concern P or V)"},
     {"checkpoint", cmd_checkpoint, "checkpoint (--db DIR | --server URL)"},
     {"prove", cmd_prove, "prove (--db DIR | --server URL) --seq N [--size S]  |  prove ... --from S1 --to S2"},
     {"verify", cmd_verify, "verify --db DIR [--trusted CHECKPOINT] [--log-key FILE.pub] [--json]"},

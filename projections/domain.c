@@ -41,6 +41,7 @@
 #define FIELD_MAX 256           /* bytes of a name, reason or note */
 #define KEY_MAX 512             /* bytes of a state key */
 #define LIST_MAX 4096           /* dispatches or leaves kept per person */
+#define SUBJECTS_MAX 6          /* persons and villages one entry concerns */
 
 typedef struct dctx {
     tz_apply_ctx *ctx;
@@ -51,6 +52,13 @@ typedef struct dctx {
     char at_date[11];
     const tz_profile *prof;     /* loaded by need_profile */
     tz_profile prof_storage;
+    /* The persons and the village this entry concerns, for the subject
+     * index (tz_view_subject_put), noted as the handler resolves them. */
+    struct {
+        const char *kind;       /* "person" or "village" */
+        char id[TZ_STATEMENT_ID_MAX + 1];
+    } subj[SUBJECTS_MAX];
+    size_t nsubj;
 } dctx;
 
 /* What an office must cover: the village of the act, the persons and their
@@ -729,8 +737,44 @@ static void need_label(const json_t *rec, char *out, size_t cap)
 
 /* ---- targets from records ------------------------------------------------ */
 
-static void target_village(target *t, const json_t *village)
+/* Notes that the entry concerns kind/id (ignored when id is NULL or empty). */
+static void note_subject(dctx *d, const char *kind, const char *id)
 {
+    if (id == NULL || *id == '\0' || strlen(id) > TZ_STATEMENT_ID_MAX)
+        return;
+    for (size_t i = 0; i < d->nsubj; i++)
+        if (strcmp(d->subj[i].kind, kind) == 0 && strcmp(d->subj[i].id, id) == 0)
+            return;
+    if (d->nsubj == SUBJECTS_MAX)
+        return;
+    d->subj[d->nsubj].kind = kind;
+    snprintf(d->subj[d->nsubj].id, sizeof d->subj[d->nsubj].id, "%s", id);
+    d->nsubj++;
+}
+
+/* The subjects named by the body itself (registries, and every act's
+ * person fields), then the index records of all of them. */
+static int write_subjects(dctx *d, tz_err *err)
+{
+    static const char *const person_fields[] = {"person", "outgoing", "incoming"};
+    for (size_t i = 0; i < 3; i++)
+        note_subject(d, "person", json_string_value(json_object_get(d->body, person_fields[i])));
+    note_subject(d, "village", json_string_value(json_object_get(d->body, "village")));
+    if (strcmp(d->type, "registry.retire") == 0) {
+        const char *kind = jstr(d->body, "kind");
+        if (strcmp(kind, "person") == 0 || strcmp(kind, "village") == 0)
+            note_subject(d, strcmp(kind, "person") == 0 ? "person" : "village",
+                         jstr(d->body, "ref"));
+    }
+    int rc = TZ_OK;
+    for (size_t i = 0; rc == TZ_OK && i < d->nsubj; i++)
+        rc = tz_view_subject_put(d->ctx->batch, d->subj[i].kind, d->subj[i].id, d->ctx->seq, err);
+    return rc;
+}
+
+static void target_village(dctx *d, target *t, const json_t *village)
+{
+    note_subject(d, "village", json_string_value(json_object_get(village, "village")));
     t->village = json_string_value(json_object_get(village, "village"));
     t->township = json_string_value(json_object_get(village, "township"));
     t->county = json_string_value(json_object_get(village, "county"));
@@ -1374,7 +1418,7 @@ static int rec_target(dctx *d, const json_t *rec, target *t, json_t **village, t
     int rc = s_get1(d, "village", vid, village, err);
     if (rc != TZ_OK)
         return rc == TZ_ERR_NOTFOUND ? tz_err_set(err, TZ_ERR_IO, "village %s vanished", vid) : rc;
-    target_village(t, *village);
+    target_village(d, t, *village);
     t->person[0] = json_string_value(json_object_get(rec, "person"));
     t->unit[0] = json_string_value(json_object_get(rec, "unit"));
     if (t->person[0] == NULL) { /* a handover */
@@ -1383,6 +1427,8 @@ static int rec_target(dctx *d, const json_t *rec, target *t, json_t **village, t
         t->unit[0] = json_string_value(json_object_get(rec, "outgoing_unit"));
         t->unit[1] = json_string_value(json_object_get(rec, "incoming_unit"));
     }
+    note_subject(d, "person", t->person[0]);
+    note_subject(d, "person", t->person[1]);
     return TZ_OK;
 }
 
@@ -1466,7 +1512,7 @@ static int apply_org_village(dctx *d, tz_err *err)
         return rc;
     target t;
     memset(&t, 0, sizeof t);
-    target_village(&t, d->body);
+    target_village(d, &t, d->body);
     if ((rc = need_admin(d, "county_org_dept", &t, err)) != TZ_OK)
         return rc;
     json_t *rec = json_deep_copy(d->body);
@@ -1541,7 +1587,7 @@ static int apply_registry_retire(dctx *d, tz_err *err)
     target t;
     memset(&t, 0, sizeof t);
     if (kind == 1)
-        target_village(&t, rec);
+        target_village(d, &t, rec);
     t.unit_county[0] = json_string_value(json_object_get(rec, "county"));
     if ((rc = need_admin(d, "county_org_dept", &t, err)) == TZ_OK &&
         json_object_get(rec, "current") != NULL)
@@ -1826,7 +1872,7 @@ static int apply_dispatch(dctx *d, tz_err *err)
         goto out;
     target t;
     memset(&t, 0, sizeof t);
-    target_village(&t, village);
+    target_village(d, &t, village);
     t.village = vid;
     t.person[0] = pid;
     t.unit[0] = uid;
@@ -2452,7 +2498,7 @@ static int apply_handover_start(dctx *d, tz_err *err)
     }
     target t;
     memset(&t, 0, sizeof t);
-    target_village(&t, village);
+    target_village(d, &t, village);
     t.person[0] = out_id;
     t.person[1] = in_id;
     t.unit[0] = jstr(dout, "unit");
@@ -2964,6 +3010,8 @@ int tz_domain_apply(tz_apply_ctx *ctx, tz_err *err)
     }
     if (rc == TZ_OK)
         rc = handlers[h].fn(d, err);
+    if (rc == TZ_OK)
+        rc = write_subjects(d, err);
     json_decref(d->body);
     free(d);
     return rc;
@@ -3004,8 +3052,9 @@ int tz_domain_cosign(tz_apply_ctx *ctx, uint64_t target_seq, const tz_statement 
                            jstr(rec, "village"));
         }
     }
-    if (rc == TZ_OK && (rc = maybe_complete(d, rec, err)) == TZ_OK)
-        rc = put_rec(d, tid, rec, err);
+    if (rc == TZ_OK && (rc = maybe_complete(d, rec, err)) == TZ_OK &&
+        (rc = put_rec(d, tid, rec, err)) == TZ_OK)
+        rc = write_subjects(d, err);
     json_decref(rec);
     json_decref(village);
     free(d);

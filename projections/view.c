@@ -41,6 +41,24 @@ static void put_not_seq(uint8_t out[8], uint64_t seq)
     tz_store_key_u64(out, ~seq);
 }
 
+/* An index record: key -> the canonical map {"seq": seq}. */
+static int put_seq_record(tz_store_batch *batch, const uint8_t *key, size_t len, uint64_t seq,
+                          tz_err *err)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    int rc = TZ_OK;
+    if (msgpack_pack_map(&pk, 1) || tz_codec_pack_str(&pk, "seq", 3) ||
+        msgpack_pack_uint64(&pk, seq))
+        rc = tz_err_set(err, TZ_ERR_NOMEM, "view: out of memory");
+    else
+        tz_store_batch_put(batch, TZ_CF_PROJECTIONS, key, len, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
 static int put_version(tz_store_batch *batch, const char *view, const char *subject,
                        size_t subject_len, uint64_t seq, json_t *doc, tz_err *err)
 {
@@ -73,15 +91,7 @@ static int put_version(tz_store_batch *batch, const char *view, const char *subj
     chg[off++] = 0;
     memcpy(chg + off, subject, subject_len);
     off += subject_len;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    if (msgpack_pack_map(&pk, 1) || tz_codec_pack_str(&pk, "seq", 3) ||
-        msgpack_pack_uint64(&pk, seq))
-        rc = tz_err_set(err, TZ_ERR_NOMEM, "view: out of memory");
-    else
-        tz_store_batch_put(batch, TZ_CF_PROJECTIONS, chg, off, sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
-    return rc;
+    return put_seq_record(batch, chg, off, seq, err);
 }
 
 static int cmp_seq(const void *a, const void *b)
@@ -294,6 +304,85 @@ int tz_view_changes(tz_store *store, uint64_t from, uint64_t to, tz_view_change_
         rc = scan.code;
     }
     tz_store_iter_free(it);
+    return rc;
+}
+
+/* "s" \0 kind \0 id \0 : the part of a subject-index key before the seq */
+static size_t subject_prefix(uint8_t *out, const char *kind, const char *id)
+{
+    size_t kl = strlen(kind), il = strlen(id);
+    if (kl + il + 4 + 8 > TZ_VIEW_KEY_MAX || memchr(id, 0, il) != NULL)
+        return 0;
+    size_t off = 0;
+    out[off++] = 's';
+    out[off++] = 0;
+    memcpy(out + off, kind, kl);
+    off += kl;
+    out[off++] = 0;
+    memcpy(out + off, id, il);
+    off += il;
+    out[off++] = 0;
+    return off;
+}
+
+int tz_view_subject_put(tz_store_batch *batch, const char *kind, const char *id, uint64_t seq,
+                        tz_err *err)
+{
+    uint8_t key[TZ_VIEW_KEY_MAX];
+    size_t kl = subject_prefix(key, kind, id);
+    if (kl == 0)
+        return tz_err_set(err, TZ_ERR_USAGE, "view: %s id too long", kind);
+    tz_store_key_u64(key + kl, seq);
+    return put_seq_record(batch, key, kl + 8, seq, err);
+}
+
+int tz_view_subject_scan(tz_store *store, const char *kind, const char *id, uint64_t from,
+                         uint64_t to, tz_view_seq_fn fn, void *ctx, tz_err *err)
+{
+    uint8_t key[TZ_VIEW_KEY_MAX];
+    size_t kl = subject_prefix(key, kind, id);
+    if (kl == 0)
+        return tz_err_set(err, TZ_ERR_INPUT, "%s: id too long", kind);
+    if (from > to)
+        return TZ_OK;
+    tz_store_key_u64(key + kl, from);
+    tz_store_iter *it = tz_store_iter_new(store, TZ_CF_PROJECTIONS, key, kl + 8);
+    if (it == NULL)
+        return tz_err_set(err, TZ_ERR_NOMEM, "view: out of memory");
+    int rc = TZ_OK;
+    for (; tz_store_iter_valid(it); tz_store_iter_next(it)) {
+        size_t len;
+        const uint8_t *k = tz_store_iter_key(it, &len);
+        if (len != kl + 8 || memcmp(k, key, kl) != 0)
+            break;
+        uint64_t seq = tz_store_u64_from_key(k + kl);
+        if (seq > to || (rc = fn(ctx, seq)) != 0)
+            break;
+    }
+    tz_err scan;
+    if (tz_store_iter_status(it, &scan) != TZ_OK) {
+        if (err)
+            *err = scan;
+        rc = scan.code;
+    }
+    tz_store_iter_free(it);
+    return rc;
+}
+
+int tz_view_subject_has(tz_store *store, const char *kind, const char *id, uint64_t seq,
+                        int *yes, tz_err *err)
+{
+    uint8_t key[TZ_VIEW_KEY_MAX], *val = NULL;
+    size_t kl = subject_prefix(key, kind, id), len = 0;
+    *yes = 0;
+    if (kl == 0)
+        return tz_err_set(err, TZ_ERR_INPUT, "%s: id too long", kind);
+    tz_store_key_u64(key + kl, seq);
+    int rc = tz_store_get(store, TZ_CF_PROJECTIONS, key, kl + 8, &val, &len, err);
+    tz_store_free(val);
+    if (rc == TZ_ERR_NOTFOUND)
+        return TZ_OK;
+    *yes = rc == TZ_OK;
     return rc;
 }
 

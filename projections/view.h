@@ -22,6 +22,9 @@
  *           produced its figures, ascending); {"seq", "removed": true}
  *           withdraws the subject from that seq on
  *   "c" \0 seq (8 bytes BE) \0 VIEW \0 SUBJECT  -> {"seq"}: the change index
+ *   "s" \0 KIND \0 ID \0 seq (8 bytes BE) -> {"seq"}: the subject index, the
+ *        entries that concern person or village ID (KIND "person" or
+ *        "village"), in seq order
  * SUBJECT is one or more ids joined by \0 (ids never contain \0). The
  * bitwise NOT makes newer versions sort first, so a forward seek to
  * SUBJECT \0 ~S lands on the newest version <= S.
@@ -75,6 +78,21 @@ typedef int (*tz_view_change_fn)(void *ctx, uint64_t seq, const char *view, cons
                                  size_t subject_len);
 int tz_view_changes(tz_store *store, uint64_t from, uint64_t to, tz_view_change_fn fn, void *ctx,
                     tz_err *err) TZ_MUST_CHECK;
+
+/* Adds "entry seq concerns KIND/ID" to the subject index (the decide step
+ * calls it for the persons and the village of each entry it accepts). */
+int tz_view_subject_put(tz_store_batch *batch, const char *kind, const char *id, uint64_t seq,
+                        tz_err *err) TZ_MUST_CHECK;
+
+/* Calls fn for every seq in [from, to] that concerns KIND/ID, ascending;
+ * fn returns 0 to go on, non-zero to stop (returned as is). */
+typedef int (*tz_view_seq_fn)(void *ctx, uint64_t seq);
+int tz_view_subject_scan(tz_store *store, const char *kind, const char *id, uint64_t from,
+                         uint64_t to, tz_view_seq_fn fn, void *ctx, tz_err *err) TZ_MUST_CHECK;
+
+/* *yes = 1 when entry seq concerns KIND/ID. */
+int tz_view_subject_has(tz_store *store, const char *kind, const char *id, uint64_t seq,
+                        int *yes, tz_err *err) TZ_MUST_CHECK;
 
 /* The last seq recorded on or before the end of day (China time, UTC+8):
  * what "as of 2025-03-31" means. Binary search over the entries' recorded_at

@@ -198,6 +198,15 @@ START_TEST(test_projections)
     free(same(&d, db, 0, "eligibility --year 2024 --format json"));
     free(same(&d, db, 0, "absences --person p0001 --explain --format json"));
     free(same(&d, db, 3, "roster --as-of nonsense"));
+    /* one cadre's entries (the subject index), paged by the server */
+    char *mine = same(&d, db, 0, "log --person p0001");
+    ck_assert_ptr_nonnull(strstr(mine, "\"person\":\"p0001\""));
+    ck_assert_ptr_null(strstr(mine, "\"person\":\"p0002\""));
+    free(mine);
+    char *sheets = same(&d, db, 0, "log --village beiling --type attendance");
+    ck_assert_ptr_null(strstr(sheets, "\"type\":\"dispatch\""));
+    free(sheets);
+    free(same(&d, db, 0, "log --person p0001 --village beiling --from 5 --to 300"));
     daemon_stop(&d);
 }
 END_TEST

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ledger/entry_json.h"
 #include "ledger/ledger.h"
 #include "ledger/rebuild.h"
 #include "ledger/store.h"
@@ -51,11 +52,14 @@ static tz_store *open_store(const char *ledger, int flags)
     return s;
 }
 
-/* The seq a projection key was written at (a version or a change record). */
+/* The seq a projection key was written at (a version, a change record or
+ * a subject-index record). */
 static uint64_t key_seq(const uint8_t *k, size_t len)
 {
     if (k[0] == 'v')
         return ~tz_store_u64_from_key(k + len - 8);
+    if (k[0] == 's')
+        return tz_store_u64_from_key(k + len - 8);
     return tz_store_u64_from_key(k + 2);
 }
 
@@ -133,6 +137,146 @@ static void assert_as_of_equal(tz_store *full, tz_store *replay, uint64_t n)
         json_decref(b.docs);
     }
 }
+
+/* The subject index names, for each person, exactly the entries about
+ * them: those whose body names them (person, outgoing, incoming, a retired
+ * ref), the approvals and returns of their leaves, and the cosignatures of
+ * their records; for each village at least the entries naming it, and
+ * otherwise only entries about a cadre once dispatched there. */
+static int add_seq(void *ctx, uint64_t seq)
+{
+    json_array_append_new(ctx, json_integer((json_int_t)seq));
+    return 0;
+}
+
+static void expect(json_t *want, json_t *persons, const char *kind, const char *id, uint64_t seq)
+{
+    if (id == NULL)
+        return;
+    json_array_append_new(persons, json_string(id));
+    char key[300];
+    snprintf(key, sizeof key, "%s:%s", kind, id);
+    json_t *list = json_object_get(want, key);
+    if (list == NULL)
+        json_object_set_new(want, key, list = json_array());
+    if (json_array_size(list) == 0 ||
+        json_integer_value(json_array_get(list, json_array_size(list) - 1)) != (json_int_t)seq)
+        json_array_append_new(list, json_integer((json_int_t)seq));
+}
+
+static const char *body_str(const json_t *st, const char *field)
+{
+    return json_string_value(json_object_get(json_object_get(st, "body"), field));
+}
+
+START_TEST(test_subject_index)
+{
+    tz_ledger *l;
+    tz_err e;
+    ck_assert_msg(tz_ledger_open(&l, db, TZ_LEDGER_READONLY, NULL, &e) == TZ_OK, "%s", e.msg);
+    json_t *by_id = json_object(), *stmts = json_array(), *want = json_object();
+    json_t *villages_of = json_object(); /* person -> {village: true} from dispatches */
+    json_t *persons_of = json_array();   /* seq -> the persons it concerns */
+    static const char *const person_fields[] = {"person", "outgoing", "incoming"};
+    for (uint64_t seq = 0; seq < size; seq++) {
+        uint8_t *raw;
+        size_t len;
+        ck_assert(tz_ledger_get(l, seq, &raw, &len, &e) == TZ_OK);
+        json_t *j = tz_entry_json(seq, raw, len, &e);
+        tz_store_free(raw);
+        ck_assert(j != NULL);
+        json_t *st = json_object_get(j, "statement");
+        json_array_append(stmts, st);
+        json_object_set(by_id, json_string_value(json_object_get(st, "id")), st);
+        const char *type = json_string_value(json_object_get(st, "type"));
+        json_t *about = st; /* whose persons this entry concerns */
+        if (strcmp(type, "leave.approve") == 0 || strcmp(type, "leave.return") == 0)
+            about = json_object_get(by_id, body_str(st, "request"));
+        if (strcmp(type, "cosign") == 0) {
+            json_int_t target = json_integer_value(
+                json_object_get(json_object_get(st, "body"), "seq"));
+            about = json_array_get(stmts, (size_t)target);
+            const char *tt = json_string_value(json_object_get(about, "type"));
+            if (strcmp(tt, "dispatch") && strcmp(tt, "attendance") && strcmp(tt, "handover.complete"))
+                about = NULL; /* a cosignature of a record outside the domain */
+            else if (strcmp(tt, "handover.complete") == 0) /* its persons are the start's */
+                about = json_object_get(by_id, body_str(about, "handover"));
+        }
+        if (strcmp(type, "handover.complete") == 0)
+            about = json_object_get(by_id, body_str(st, "handover"));
+        json_t *persons = json_array();
+        for (size_t f = 0; about != NULL && f < 3; f++)
+            expect(want, persons, "person", body_str(about, person_fields[f]), seq);
+        if (strcmp(type, "registry.retire") == 0 && strcmp(body_str(st, "kind"), "person") == 0)
+            expect(want, persons, "person", body_str(st, "ref"), seq);
+        json_array_append_new(persons_of, persons);
+        if (strcmp(type, "dispatch") == 0) {
+            json_t *v = json_object_get(villages_of, body_str(st, "person"));
+            if (v == NULL)
+                json_object_set_new(villages_of, body_str(st, "person"), v = json_object());
+            json_object_set_new(v, body_str(st, "village"), json_true());
+        }
+        json_decref(j);
+    }
+    /* every person: exactly the expected entries */
+    size_t persons = 0;
+    const char *key;
+    json_t *list;
+    json_object_foreach(want, key, list) {
+        json_t *got = json_array();
+        ck_assert(tz_view_subject_scan(tz_ledger_store(l), "person", key + 7, 0, size - 1, add_seq,
+                                       got, &e) == TZ_OK);
+        ck_assert_msg(json_equal(got, list), "%s: the index lists %zu entries, expected %zu", key,
+                      json_array_size(got), json_array_size(list));
+        json_decref(got);
+        persons++;
+    }
+    ck_assert_uint_gt(persons, 50);
+    /* a village: every entry naming it, and otherwise only its cadres' */
+    json_t *seen = json_object();
+    for (size_t i = 0; i < json_array_size(stmts); i++) {
+        const char *v = body_str(json_array_get(stmts, i), "village");
+        if (v == NULL || json_object_get(seen, v) != NULL)
+            continue;
+        json_object_set_new(seen, v, json_true());
+        json_t *got = json_array();
+        ck_assert(tz_view_subject_scan(tz_ledger_store(l), "village", v, 0, size - 1, add_seq, got,
+                                       &e) == TZ_OK);
+        size_t k = 0, extra = 0;
+        for (size_t s2 = 0; s2 < json_array_size(stmts); s2++) {
+            json_t *st = json_array_get(stmts, s2);
+            const char *sv = body_str(st, "village");
+            int indexed = k < json_array_size(got) &&
+                          json_integer_value(json_array_get(got, k)) == (json_int_t)s2;
+            if (sv != NULL && strcmp(sv, v) == 0)
+                ck_assert_msg(indexed, "village %s: entry %zu names it but is not indexed", v, s2);
+            if (indexed && (sv == NULL || strcmp(sv, v) != 0)) {
+                int stationed = 0; /* a cadre of the entry was dispatched there */
+                json_t *pid;
+                size_t pi;
+                json_array_foreach(json_array_get(persons_of, s2), pi, pid)
+                    stationed |= json_object_get(json_object_get(villages_of,
+                                                                 json_string_value(pid)), v) != NULL;
+                ck_assert_msg(stationed, "village %s: entry %zu is indexed but concerns no cadre "
+                              "of it", v, s2);
+                extra++;
+            }
+            k += indexed;
+        }
+        ck_assert_uint_eq(k, json_array_size(got)); /* ascending, nothing outside the log */
+        ck_assert_uint_gt(extra, 0); /* attendance sheets, spot checks ... carry no village */
+        json_decref(got);
+    }
+    ck_assert_uint_ge(json_object_size(seen), 30);
+    json_decref(seen);
+    json_decref(villages_of);
+    json_decref(persons_of);
+    json_decref(by_id);
+    json_decref(stmts);
+    json_decref(want);
+    tz_ledger_close(l);
+}
+END_TEST
 
 START_TEST(test_as_of_equals_truncated_replay)
 {
@@ -325,6 +469,7 @@ static Suite *views_suite(void)
     TCase *tc = tcase_create("county");
     tcase_set_timeout(tc, 600);
     tcase_add_checked_fixture(tc, county_up, county_down);
+    tcase_add_test(tc, test_subject_index);
     tcase_add_test(tc, test_as_of_equals_truncated_replay);
     tcase_add_test(tc, test_as_of_single_documents);
     tcase_add_test(tc, test_reproject_equals_incremental);
