@@ -15,12 +15,14 @@
 
 #include "crypto/hash.h"
 #include "crypto/keyfile.h"
+#include "ledger/apply.h"
 #include "ledger/checkpoint.h"
 #include "ledger/entry.h"
 #include "ledger/ledger.h"
 #include "ledger/merkle.h"
 #include "ledger/verify.h"
 #include "ledger/statement.h"
+#include "ledger/store.h"
 #include "util/encoding.h"
 #include "tests/tz_test.h"
 
@@ -511,6 +513,47 @@ START_TEST(test_readonly_cannot_append)
 }
 END_TEST
 
+/* A snapshot (what taizhangd's readers answer from) keeps showing the log
+ * as it stood when taken, by point reads and scans, while appends go on;
+ * writing through it is refused. */
+START_TEST(test_snapshot_reads_a_fixed_moment)
+{
+    tz_append_result res;
+    ck_assert_int_eq(append1(MEMO("snap/1"), &fx.cadre, &res), TZ_OK);
+    uint64_t before = tz_ledger_size(lg);
+    tz_store *snap;
+    tz_err e;
+    ck_assert(tz_store_snapshot(tz_ledger_store(lg), &snap, &e) == TZ_OK);
+    ck_assert_int_eq(append1(MEMO("snap/2"), &fx.cadre, &res), TZ_OK);
+    ck_assert_uint_eq(res.seq, before);
+    uint8_t key[8], *val = NULL;
+    size_t len;
+    tz_store_key_u64(key, before - 1);
+    ck_assert(tz_store_get(snap, TZ_CF_ENTRIES, key, 8, &val, &len, &e) == TZ_OK);
+    tz_store_free(val);
+    tz_store_key_u64(key, before);
+    ck_assert_int_eq(tz_store_get(snap, TZ_CF_ENTRIES, key, 8, &val, &len, &e), TZ_ERR_NOTFOUND);
+    ck_assert(tz_store_get(tz_ledger_store(lg), TZ_CF_ENTRIES, key, 8, &val, &len, &e) == TZ_OK);
+    tz_store_free(val);
+    uint64_t scanned = 0;
+    tz_store_iter *it = tz_store_iter_new(snap, TZ_CF_ENTRIES, NULL, 0);
+    for (; tz_store_iter_valid(it); tz_store_iter_next(it))
+        scanned++;
+    ck_assert(tz_store_iter_status(it, &e) == TZ_OK);
+    tz_store_iter_free(it);
+    ck_assert_uint_eq(scanned, before);
+    /* a statement id committed after the snapshot is unknown through it */
+    tz_store_batch *b = tz_store_batch_new(snap);
+    uint64_t seq;
+    ck_assert_int_eq(tz_apply_id_get(b, "snap/2", 6, &seq, &e), TZ_ERR_NOTFOUND);
+    ck_assert_int_eq(tz_apply_id_get(b, "snap/1", 6, &seq, &e), TZ_OK);
+    ck_assert_int_eq(tz_store_commit(snap, b, &e), TZ_ERR_USAGE);
+    tz_store_batch_free(b);
+    ck_assert_int_eq(tz_store_put(snap, TZ_CF_META, "x", 1, "y", 1, &e), TZ_ERR_USAGE);
+    tz_store_close(snap);
+}
+END_TEST
+
 /* Crash safety: a child appends one statement per commit and reports each
  * acknowledged seq through a pipe; the parent kills it with SIGKILL at a
  * random moment. Every acknowledged statement must be there, and the log
@@ -604,6 +647,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_cosign);
     tcase_add_test(tc, test_proofs_verify_against_checkpoint);
     tcase_add_test(tc, test_readonly_cannot_append);
+    tcase_add_test(tc, test_snapshot_reads_a_fixed_moment);
     tcase_add_test(tc, test_sigkill_mid_append);
     suite_add_tcase(s, tc);
     return s;
