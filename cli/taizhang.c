@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli/client.h"
+#include "cli/commands.h"
 #include "crypto/hash.h"
 #include "crypto/key.h"
 #include "crypto/keyfile.h"
@@ -1268,11 +1269,42 @@ static const struct {
                        "and which entries changed it)"},
 };
 
+/* The inspection tools parse their own options (cli/commands.h). */
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *usage;
+} own_commands[] = {
+    {"export", tz_cli_export, "export --db DIR --out FILE [--from S1 --to S2] [--person P] "
+                              "[--village V]   (an offline bundle: entries, checkpoint, proofs, "
+                              "keys)"},
+    {"witness", tz_cli_witness, "witness --state DIR --log-key FILE.pub --key WITNESS_KEY "
+                                "--checkpoint NEW [--proof FROM_LAST]"},
+    {"replay", tz_cli_replay, "replay --db DIR --until SEQ|DATE --out DIR   (every projection "
+                              "as it stood then, in a separate read-only ledger)"},
+    {"history", tz_cli_history, "history --db DIR (--person P | --village V)   (entry by entry: "
+                                "who signed what and when)"},
+};
+
+/* verify --bundle and verify --all are the inspection tools' verify. */
+static int has_arg(int argc, char **argv, const char *arg)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], arg) == 0)
+            return 1;
+    return 0;
+}
+
 static int usage(FILE *f)
 {
     fprintf(f, "usage: taizhang COMMAND [OPTIONS]\n\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  taizhang %s\n", commands[i].usage);
+    for (size_t i = 0; i < sizeof own_commands / sizeof own_commands[0]; i++)
+        fprintf(f, "  taizhang %s\n", own_commands[i].usage);
+    fprintf(f, "  taizhang verify --bundle FILE --log-key FILE.pub   (a bundle, offline)\n"
+               "  taizhang verify --db DIR --all [--json]   (every fault, classified: the tamper "
+               "report)\n");
     fprintf(f, "\nSecret key files may be sealed with a passphrase: set TAIZHANG_PASSPHRASE.\n"
                "Exit codes: 0 ok, 1 tampering or invalid proof, 2 usage or I/O error, "
                "3 input rejected.\n"
@@ -1287,6 +1319,13 @@ int main(int argc, char **argv)
         return usage(stderr);
     if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0)
         return usage(stdout);
+    for (size_t i = 0; i < sizeof own_commands / sizeof own_commands[0]; i++)
+        if (strcmp(argv[1], own_commands[i].name) == 0)
+            return own_commands[i].fn(argc - 1, argv + 1);
+    if (strcmp(argv[1], "verify") == 0 && has_arg(argc, argv, "--bundle"))
+        return tz_cli_verify_bundle(argc - 1, argv + 1);
+    if (strcmp(argv[1], "verify") == 0 && has_arg(argc, argv, "--all"))
+        return tz_cli_verify_all(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(argv[1], commands[i].name) != 0)
             continue;
