@@ -30,6 +30,7 @@
 #include "ledger/merkle.h"
 #include "ledger/statement.h"
 #include "ledger/verify.h"
+#include "ledger/witness.h"
 #include "projections/view.h"
 #include "util/encoding.h"
 #include "util/status.h"
@@ -126,12 +127,17 @@ typedef struct opts {
     size_t nroots;
     int json, seal, has_seq, has_size, has_from, has_to, has_seed, has_months, has_villages;
     uint64_t seq, size, from, to, seed, months, villages;
+    /* verify: the witness policy (docs/WITNESS.md) */
+    const char *witnesses[TZ_WITNESS_MAX];
+    size_t nwitnesses;
+    int has_needed;
+    uint64_t needed;
 } opts;
 
 enum { O_DB = 1000, O_NAME, O_OUT, O_ORIGIN, O_LOGKEY, O_ROOT, O_KEY, O_IN, O_SEQ, O_SIZE,
        O_FROM, O_TO, O_TRUSTED, O_JSON, O_FORMAT, O_SEAL, O_ID, O_TYPE, O_HELP, O_KEYS, O_SEED,
        O_MONTHS, O_VILLAGES, O_PROFILE, O_CALENDAR, O_VILLAGE, O_TOWNSHIP, O_PERSON, O_UNIT,
-       O_YEAR, O_MONTH, O_AS_OF, O_EXPLAIN, O_SERVER };
+       O_YEAR, O_MONTH, O_AS_OF, O_EXPLAIN, O_SERVER, O_WITNESS, O_WITNESSES_NEEDED };
 
 static const struct option long_opts[] = {
     {"db", required_argument, 0, O_DB},          {"name", required_argument, 0, O_NAME},
@@ -151,6 +157,8 @@ static const struct option long_opts[] = {
     {"unit", required_argument, 0, O_UNIT},      {"year", required_argument, 0, O_YEAR},
     {"month", required_argument, 0, O_MONTH},    {"as-of", required_argument, 0, O_AS_OF},
     {"explain", no_argument, 0, O_EXPLAIN},      {"server", required_argument, 0, O_SERVER},
+    {"witness", required_argument, 0, O_WITNESS},
+    {"witnesses-needed", required_argument, 0, O_WITNESSES_NEEDED},
     {0, 0, 0, 0},
 };
 
@@ -224,6 +232,16 @@ static int parse_opts(int argc, char **argv, opts *o)
             if (parse_u64(optarg, "--villages", &o->villages))
                 return 2;
             break;
+        case O_WITNESS:
+            if (o->nwitnesses == TZ_WITNESS_MAX)
+                return fail(2, "--witness: at most %d", TZ_WITNESS_MAX);
+            o->witnesses[o->nwitnesses++] = optarg;
+            break;
+        case O_WITNESSES_NEEDED:
+            o->has_needed = 1;
+            if (parse_u64(optarg, "--witnesses-needed", &o->needed))
+                return 2;
+            break;
         case O_HELP: return -1;
         default:
             return fail(2, "unknown or incomplete option \"%s\" (see `taizhang help`)",
@@ -241,6 +259,8 @@ static int parse_opts(int argc, char **argv, opts *o)
                     "(see `taizhang help`)");
     if (o->server != NULL && o->db != NULL)
         return fail(2, "give --db DIR (the ledger here) or --server URL (a taizhangd), not both");
+    if ((o->nwitnesses > 0 || o->has_needed) && strcmp(command_name, "verify") != 0)
+        return fail(2, "--witness and --witnesses-needed belong to verify (the witness policy)");
     static const char *const remote_ok[] = {"append", "cosign", "get", "log", "checkpoint",
                                             "prove", "roster", "attendance", "leave", "absences",
                                             "handover", "term", "recall", "grade", "eligibility",
@@ -1125,6 +1145,57 @@ static void progress(void *ctx, uint64_t done, uint64_t total)
         fputc('\n', stderr);
 }
 
+/* verify's witness policy (docs/WITNESS.md): the --trusted checkpoint must
+ * carry the log's signature and valid cosignatures of --witnesses-needed K
+ * (default: every one given) distinct --witness keys. The log key is the
+ * pinned one, else the one the ledger's genesis names. Returns 0 when the
+ * policy holds (or none was asked for), 1 after printing why it does not,
+ * or 2/3 after a message about the options or files. */
+static int check_witness_policy(const opts *o, const char *note, size_t len, const tz_public_key *pinned)
+{
+    if (o->nwitnesses == 0 && !o->has_needed)
+        return 0;
+    if (o->trusted == NULL)
+        return fail(2, "--witness: the policy applies to a checkpoint: give --trusted CHECKPOINT");
+    if (o->nwitnesses == 0)
+        return fail(2, "--witnesses-needed: give the witnesses' keys with --witness FILE.pub");
+    tz_public_key witnesses[TZ_WITNESS_MAX], log_key;
+    tz_err e;
+    for (size_t i = 0; i < o->nwitnesses; i++) {
+        if (tz_witness_key_read(&witnesses[i], o->witnesses[i], &e) != TZ_OK) {
+            tz_err_prefix(&e, "--witness: ");
+            return fail_err(&e);
+        }
+    }
+    size_t needed = o->has_needed ? (size_t)o->needed : o->nwitnesses;
+    if (o->has_needed && (o->needed == 0 || o->needed > o->nwitnesses))
+        return fail(2, "--witnesses-needed %llu: must be 1 to the number of --witness keys (%zu)",
+                    (unsigned long long)o->needed, o->nwitnesses);
+    if (pinned != NULL) {
+        log_key = *pinned;
+    } else {
+        tz_ledger *l;
+        int rc = open_ledger(&l, o, TZ_LEDGER_READONLY);
+        if (rc)
+            return rc;
+        log_key = *tz_ledger_log_key(l);
+        tz_ledger_close(l);
+    }
+    int rc = tz_witness_policy_check(note, len, &log_key, witnesses, o->nwitnesses, needed, NULL, &e);
+    if (rc == TZ_OK)
+        return 0;
+    if (rc != TZ_ERR_PROOF)
+        return fail_err(&e);
+    if (o->json) {
+        json_t *j = json_pack("{s:b,s:s,s:n}", "ok", 0, "reason", e.msg, "first_bad_seq");
+        print_json(j, 1);
+        json_decref(j);
+    } else {
+        printf("UNTRUSTED: --trusted %s: %s\n", o->trusted, e.msg);
+    }
+    return 1;
+}
+
 static int cmd_verify(const opts *o)
 {
     if (need(o->db, "--db"))
@@ -1154,6 +1225,11 @@ static int cmd_verify(const opts *o)
         }
         vo.log_key = &pinned;
     }
+    int policy = check_witness_policy(o, trusted, vo.trusted_len, vo.log_key);
+    if (policy != 0) {
+        free(trusted);
+        return policy;
+    }
     if (isatty(STDERR_FILENO))
         vo.progress = progress;
     tz_verify_report rep;
@@ -1162,10 +1238,13 @@ static int cmd_verify(const opts *o)
     if (rc != TZ_OK)
         return fail_err(&e);
     json_t *j;
-    if (rep.ok)
+    size_t needed = o->has_needed ? (size_t)o->needed : o->nwitnesses;
+    if (rep.ok) {
         j = json_pack("{s:b,s:I,s:o}", "ok", 1, "size", (json_int_t)rep.size, "root",
                       b64_string(rep.root, 32));
-    else {
+        if (o->nwitnesses > 0) /* the policy held (check_witness_policy) */
+            json_object_set_new(j, "witnesses_needed", json_integer((json_int_t)needed));
+    } else {
         j = json_pack("{s:b,s:s}", "ok", 0, "reason", rep.reason);
         /* null when the fault cannot be placed at a seq (e.g. a planted record) */
         json_object_set_new(j, "first_bad_seq", rep.has_bad_seq
@@ -1173,6 +1252,10 @@ static int cmd_verify(const opts *o)
     }
     if (o->json)
         print_json(j, 1);
+    else if (rep.ok && o->nwitnesses > 0)
+        printf("ok: %llu entries verified, root %s; the trusted checkpoint is cosigned by at "
+               "least %zu of %zu witnesses\n", (unsigned long long)rep.size,
+               json_string_value(json_object_get(j, "root")), needed, o->nwitnesses);
     else if (rep.ok)
         printf("ok: %llu entries verified, root %s\n", (unsigned long long)rep.size,
                json_string_value(json_object_get(j, "root")));
@@ -1235,7 +1318,10 @@ static const struct {
                      "each; --person/--village: those that concern P or V)"},
     {"checkpoint", cmd_checkpoint, "checkpoint (--db DIR | --server URL)"},
     {"prove", cmd_prove, "prove (--db DIR | --server URL) --seq N [--size S]  |  prove ... --from S1 --to S2"},
-    {"verify", cmd_verify, "verify --db DIR [--trusted CHECKPOINT] [--log-key FILE.pub] [--json]"},
+    {"verify", cmd_verify, "verify --db DIR [--trusted CHECKPOINT] [--log-key FILE.pub] [--json]\n"
+                           "      [--witness W.pub ... [--witnesses-needed K]]   (trust CHECKPOINT only "
+                           "with the log's\n       signature and cosignatures of K of these witnesses; "
+                           "K defaults to all)"},
     {"demo", cmd_demo, "demo --db DIR [--keys DIR] [--seed N] [--months N] [--villages N] "
                        "[--profile FILE] [--calendar FILE]\n"
                        "      (a simulated county ledger, 石泉县 style: 2 years of dispatches, "

@@ -36,13 +36,14 @@
 #include <unistd.h>
 
 #include "daemon/api.h"
+#include "daemon/cosign.h"
 #include "daemon/metrics.h"
 #include "ledger/entry_json.h"
 #include "ledger/ledger.h"
 
 /* ---- jobs and queues --------------------------------------------------------- */
 
-enum job_kind { JOB_READ, JOB_APPEND };
+enum job_kind { JOB_READ, JOB_APPEND, JOB_COSIGN /* POST /v1/checkpoint/cosign */ };
 
 typedef struct job {
     struct job *next;
@@ -246,6 +247,7 @@ typedef struct server {
     tz_store *store;
     tzd_head head;
     tzd_metrics metrics;
+    tzd_cosign cosign;    /* witness cosignatures collected (cosign.h) */
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
@@ -257,6 +259,7 @@ typedef struct server {
     int writer_started;
     size_t in_flight;     /* loop thread only */
     int draining;         /* loop thread only */
+    int cosign_ready;     /* cosign was initialised (destroy it) */
     conn_set conns;       /* loop thread only */
 } server;
 
@@ -348,6 +351,11 @@ static void *worker_main(void *arg)
     while ((j = queue_take(&s->work, 1, &n)) != NULL) {
         if (j->kind == JOB_READ) {
             tzd_api_read(&s->head, j->path, j->query, &j->reply);
+            done_push(s, j);
+            continue;
+        }
+        if (j->kind == JOB_COSIGN) {
+            tzd_cosign_post(&s->cosign, &s->head, j->body, j->body_len, &j->reply);
             done_push(s, j);
             continue;
         }
@@ -517,7 +525,8 @@ static void on_request(struct evhttp_request *req, void *arg)
         reply_now(s, req, &r, t0, 1);
         return;
     }
-    int post = strcmp(path, "/v1/statements") == 0 || strcmp(path, "/v1/cosign") == 0;
+    int cosign = strcmp(path, "/v1/checkpoint/cosign") == 0;
+    int post = strcmp(path, "/v1/statements") == 0 || strcmp(path, "/v1/cosign") == 0 || cosign;
     int known = post || strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0 ||
                 strncmp(path, "/v1/", 4) == 0;
     /* The method first: each path takes exactly one (GET, or POST for appends). */
@@ -552,6 +561,11 @@ static void on_request(struct evhttp_request *req, void *arg)
         reply_now(s, req, &r, t0, 1);
         return;
     }
+    if (strcmp(path, "/v1/checkpoint/cosigned") == 0) { /* a copy under a short lock: no worker */
+        tzd_cosign_get(&s->cosign, query, &r);
+        reply_now(s, req, &r, t0, 1);
+        return;
+    }
     if (s->draining) {
         tzd_reply_error(&r, 503, "shutting_down", "the daemon is shutting down; retry against "
                         "its successor");
@@ -580,7 +594,7 @@ static void on_request(struct evhttp_request *req, void *arg)
             reply_now(s, req, &r, t0, 0);
             return;
         }
-        j->kind = JOB_APPEND;
+        j->kind = cosign ? JOB_COSIGN : JOB_APPEND;
         j->body_len = len;
         j->body = malloc(len ? len : 1);
         const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
@@ -641,6 +655,8 @@ void tzd_config_defaults(tzd_config *cfg)
     cfg->timeout_seconds = 30;
     cfg->max_batch = 1024;
     cfg->max_connections = 1024;
+    cfg->witnesses = NULL;
+    cfg->nwitnesses = 0;
 }
 
 static int start_threads(server *s, tz_err *err)
@@ -738,6 +754,10 @@ int tzd_server_run(const tzd_config *cfg, tz_err *err)
     if ((rc = tz_ledger_open(&s->ledger, cfg->db, 0, pass, err)) != TZ_OK)
         goto out;
     s->store = tz_ledger_store(s->ledger);
+    if ((rc = tzd_cosign_init(&s->cosign, tz_ledger_log_key(s->ledger), tz_ledger_origin(s->ledger),
+                              cfg->witnesses, cfg->nwitnesses, err)) != TZ_OK)
+        goto out;
+    s->cosign_ready = 1;
     if (tz_ledger_size(s->ledger) == 0) {
         rc = tz_err_set(err, TZ_ERR_IO, "--db %s: the ledger has no genesis entry", cfg->db);
         goto out;
@@ -798,6 +818,8 @@ out:
     job_free(queue_take_all(&s->done));
     tzd_head_destroy(&s->head); /* the snapshot before the store it belongs to */
     free(s->conns.slot);
+    if (s->cosign_ready)
+        tzd_cosign_destroy(&s->cosign);
     tz_ledger_close(s->ledger);
     queue_destroy(&s->work);
     queue_destroy(&s->commit);

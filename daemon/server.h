@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto/key.h"
 #include "util/status.h"
 
 typedef struct tzd_config {
@@ -31,6 +32,8 @@ typedef struct tzd_config {
     int timeout_seconds;     /* read/write/idle timeout per connection */
     size_t max_batch;        /* statements per group commit */
     size_t max_connections;  /* connections served at once; more get 503 */
+    const tz_public_key *witnesses; /* --witness: whose cosignatures are collected (cosign.h) */
+    size_t nwitnesses;
 } tzd_config;
 
 /* Sets the defaults: 127.0.0.1:8080, workers = online CPUs, 1 MiB body,

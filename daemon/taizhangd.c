@@ -8,6 +8,8 @@
  *                        request on one more gets 503 and the connection closes
  *   --init --origin O --log-key FILE --root FILE.pub [--root ...]
  *                        create the ledger first when DIR holds none
+ *   --witness FILE.pub   (repeatable) collect cosignatures of this witness:
+ *                        POST /v1/checkpoint/cosign, GET /v1/checkpoint/cosigned
  * Exit status: 0 after a clean SIGTERM/SIGINT drain, 2 on usage or start-up
  * errors (the message on stderr names the option or the cause).
  */
@@ -23,13 +25,14 @@
 #include "crypto/keyfile.h"
 #include "daemon/server.h"
 #include "ledger/ledger.h"
+#include "ledger/witness.h"
 
 #define MAX_ROOTS 16
 
 static int usage(FILE *f)
 {
     fprintf(f, "usage: taizhangd --db DIR [--listen ADDR:PORT] [--workers N] [--max-batch N]\n"
-               "                 [--max-connections N]\n"
+               "                 [--max-connections N] [--witness FILE.pub...]\n"
                "                 [--init --origin ORIGIN --log-key FILE --root FILE.pub...]\n");
     return 2;
 }
@@ -91,12 +94,15 @@ int main(int argc, char **argv)
         {"max-connections", required_argument, NULL, 'c'},
         {"init", no_argument, NULL, 'i'},           {"origin", required_argument, NULL, 'o'},
         {"log-key", required_argument, NULL, 'k'},  {"root", required_argument, NULL, 'r'},
+        {"witness", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     tzd_config cfg;
     tzd_config_defaults(&cfg);
     int init = 0, c;
     const char *origin = NULL, *log_key = NULL, *roots[MAX_ROOTS];
     size_t nroots = 0;
+    static tz_public_key witnesses[TZ_WITNESS_MAX];
+    tz_err e;
     unsigned long v;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -128,13 +134,20 @@ int main(int argc, char **argv)
                 return fail("--root: at most 16 root keys%s%s", "", "");
             roots[nroots++] = optarg;
             break;
+        case 'W':
+            if (cfg.nwitnesses == TZ_WITNESS_MAX)
+                return fail("--witness: at most %s witnesses%s", "32", "");
+            if (tz_witness_key_read(&witnesses[cfg.nwitnesses], optarg, &e) != TZ_OK)
+                return fail("--witness %s: %s", optarg, e.msg);
+            cfg.witnesses = witnesses;
+            cfg.nwitnesses++;
+            break;
         case 'h': usage(stdout); return 0;
         default: return usage(stderr);
         }
     }
     if (optind != argc || cfg.db == NULL)
         return usage(stderr);
-    tz_err e;
     if (init && !has_ledger(cfg.db)) {
         if (origin == NULL || log_key == NULL || nroots == 0)
             return fail("--init needs --origin, --log-key and at least one --root%s%s", "", "");
