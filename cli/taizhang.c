@@ -1362,8 +1362,8 @@ static const struct {
     const char *usage;
 } own_commands[] = {
     {"export", tz_cli_export, "export --db DIR --out FILE [--from S1 --to S2] [--person P] "
-                              "[--village V]   (an offline bundle: entries, checkpoint, proofs, "
-                              "keys)"},
+                              "[--village V] [--checkpoint NOTE] [--json]\n      (an offline "
+                              "bundle: entries, checkpoint, one multiproof, the key grants)"},
     {"witness", tz_cli_witness, "witness --state DIR --log-key FILE.pub --key WITNESS_KEY "
                                 "--checkpoint NEW [--proof FROM_LAST]"},
     {"replay", tz_cli_replay, "replay --db DIR --until SEQ|DATE --out DIR   (every projection "
@@ -1388,7 +1388,8 @@ static int usage(FILE *f)
         fprintf(f, "  taizhang %s\n", commands[i].usage);
     for (size_t i = 0; i < sizeof own_commands / sizeof own_commands[0]; i++)
         fprintf(f, "  taizhang %s\n", own_commands[i].usage);
-    fprintf(f, "  taizhang verify --bundle FILE --log-key FILE.pub   (a bundle, offline)\n"
+    fprintf(f, "  taizhang verify --bundle FILE --log-key FILE.pub [--from S1 --to S2] [--witness "
+               "W.pub... [--witnesses-needed K]] [--list] [--json]   (a bundle, offline)\n"
                "  taizhang verify --db DIR --all [--json]   (every fault, classified: the tamper "
                "report)\n");
     fprintf(f, "\nSecret key files may be sealed with a passphrase: set TAIZHANG_PASSPHRASE.\n"
