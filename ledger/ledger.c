@@ -30,6 +30,7 @@
 #include "crypto/note.h"
 #include "ledger/checkpoint.h"
 #include "ledger/codec.h"
+#include "ledger/replay.h"
 #include "ledger/statement.h"
 #include "util/fs.h"
 #include "util/time.h"
@@ -252,6 +253,9 @@ int tz_ledger_open(tz_ledger **out, const char *dir, int flags, const char *pass
     l->readonly = (flags & TZ_LEDGER_READONLY) != 0;
     tz_merkle_frontier_init(&l->frontier);
     tz_merkle_empty_root(l->root);
+    /* a replay (taizhang replay) is never written to, not even opened for it */
+    if (!l->readonly && (rc = tz_replay_refuse_write(dir, NULL, err)) != TZ_OK)
+        goto fail;
     if ((rc = tz_store_open(&l->store, path, l->readonly ? TZ_STORE_READONLY : 0, err)) != TZ_OK)
         goto fail;
     uint8_t *fmt = NULL;
@@ -293,6 +297,8 @@ int tz_ledger_open(tz_ledger **out, const char *dir, int flags, const char *pass
     } else if (rc != TZ_ERR_NOTFOUND) {
         goto fail;
     }
+    if (!l->readonly && (rc = tz_replay_refuse_write(dir, l->store, err)) != TZ_OK)
+        goto fail;
     if (!l->readonly) {
         char keypath[PATH_MAX];
         if ((rc = path_join(keypath, sizeof keypath, dir, "log.key", err)) != TZ_OK ||
@@ -772,6 +778,10 @@ int tz_ledger_checkpoint(tz_ledger *l, char **note, size_t *len, tz_err *err)
     size_t vlen = 0;
     int rc = tz_store_get(l->store, TZ_CF_META, META_CHECKPOINT, strlen(META_CHECKPOINT), &val,
                           &vlen, err);
+    if (rc == TZ_ERR_NOTFOUND && tz_replay_marked(l->store))
+        return tz_err_set(err, rc, "a replay (taizhang replay) holds no checkpoint of its own: "
+                          "its replay record carries the source's, which `taizhang verify` "
+                          "checks it against");
     if (rc != TZ_OK)
         return rc == TZ_ERR_NOTFOUND ? tz_err_set(err, rc, "no checkpoint yet (empty ledger)") : rc;
     tz_checkpoint cp;

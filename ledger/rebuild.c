@@ -17,6 +17,7 @@
 
 #include "ledger/apply.h"
 #include "ledger/entry.h"
+#include "ledger/replay.h"
 #include "ledger/statement.h"
 #include "projections/domain.h"
 #include "util/fs.h"
@@ -158,7 +159,11 @@ int tz_rebuild_reproject(const char *ledger_dir, uint64_t *records, tz_err *err)
     if (snprintf(path, sizeof path, "%s/db", ledger_dir) >= (int)sizeof path)
         return tz_err_set(err, TZ_ERR_USAGE, "--db: path too long");
     tz_store *store = NULL, *scratch = NULL;
-    int rc = tz_store_open(&store, path, 0, err);
+    int rc = tz_replay_refuse_write(ledger_dir, NULL, err);
+    if (rc == TZ_OK)
+        rc = tz_store_open(&store, path, 0, err);
+    if (rc == TZ_OK && (rc = tz_replay_refuse_write(ledger_dir, store, err)) != TZ_OK)
+        tz_store_close(store);
     if (rc != TZ_OK)
         return rc;
     const char *tmp = getenv("TMPDIR");
