@@ -27,6 +27,7 @@
 #include "util/time.h"
 
 int tz_cli_is_query(const char *command);
+int tz_cli_print_query(const char *command, const json_t *doc, const char *format, int explain);
 int tz_cli_query(const char *progname, const char *command, const char *db, const char *as_of,
                  const char *from, const char *to, const char *village, const char *township,
                  const char *person, const char *unit, const char *year, const char *month,
@@ -663,6 +664,13 @@ static int parse_year(const char *s, int *year)
         return -1;
     *year = atoi(s);
     return *year >= 1900 ? 0 : -1;
+}
+
+/* Prints a query's document as `command` prints it (diff --bundle renders
+ * through here). */
+int tz_cli_print_query(const char *command, const json_t *doc, const char *format, int explain)
+{
+    return print_doc(command, doc, format, explain);
 }
 
 int tz_cli_query(const char *progname, const char *command, const char *db, const char *as_of,

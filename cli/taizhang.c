@@ -1350,7 +1350,8 @@ static const struct {
                                  "[--year Y | --month YYYY-MM] " QUERY_OPTS},
     {"reproject", cmd_reproject, "reproject --db DIR   (rebuild the derived records, index and "
                                  "projections, from the entries alone)"},
-    {"diff", cmd_diff, "diff --db DIR --from A --to B [--explain] [--format table|json|csv]\n"
+    {"diff", cmd_diff, "diff (--db DIR | --bundle FILE --log-key FILE.pub) --from A --to B "
+                       "[--explain] [--format table|json|csv]\n"
                        "      (what changed in the projections between seqs or dates A and B, "
                        "and which entries changed it)"},
 };
@@ -1411,6 +1412,8 @@ int main(int argc, char **argv)
             return own_commands[i].fn(argc - 1, argv + 1);
     if (strcmp(argv[1], "verify") == 0 && has_arg(argc, argv, "--bundle"))
         return tz_cli_verify_bundle(argc - 1, argv + 1);
+    if (strcmp(argv[1], "diff") == 0 && has_arg(argc, argv, "--bundle"))
+        return tz_cli_diff_bundle(argc - 1, argv + 1);
     if (strcmp(argv[1], "verify") == 0 && has_arg(argc, argv, "--all"))
         return tz_cli_verify_all(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
