@@ -34,14 +34,20 @@
 void tzd_head_init(tzd_head *head)
 {
     pthread_mutex_init(&head->lock, NULL);
+    pthread_cond_init(&head->none_live, NULL);
     head->current = NULL;
+    head->live = 0;
 }
 
-static void snapshot_free(tzd_snapshot *snap)
+static void snapshot_free(tzd_head *head, tzd_snapshot *snap)
 {
     tz_store_close(snap->store);
     free(snap->checkpoint);
     free(snap);
+    pthread_mutex_lock(&head->lock);
+    if (--head->live == 0)
+        pthread_cond_broadcast(&head->none_live);
+    pthread_mutex_unlock(&head->lock);
 }
 
 int tzd_head_publish(tzd_head *head, tz_store *store, uint64_t size, char *checkpoint,
@@ -65,6 +71,7 @@ int tzd_head_publish(tzd_head *head, tz_store *store, uint64_t size, char *check
     pthread_mutex_lock(&head->lock);
     tzd_snapshot *old = head->current;
     head->current = snap;
+    head->live++;
     pthread_mutex_unlock(&head->lock);
     tzd_head_release(head, old);
     return TZ_OK;
@@ -88,13 +95,26 @@ void tzd_head_release(tzd_head *head, tzd_snapshot *snap)
     unsigned left = --snap->refs;
     pthread_mutex_unlock(&head->lock);
     if (left == 0)
-        snapshot_free(snap);
+        snapshot_free(head, snap);
+}
+
+void tzd_head_retire(tzd_head *head)
+{
+    pthread_mutex_lock(&head->lock);
+    tzd_snapshot *old = head->current;
+    head->current = NULL;
+    pthread_mutex_unlock(&head->lock);
+    tzd_head_release(head, old);
+    pthread_mutex_lock(&head->lock);
+    while (head->live > 0)
+        pthread_cond_wait(&head->none_live, &head->lock);
+    pthread_mutex_unlock(&head->lock);
 }
 
 void tzd_head_destroy(tzd_head *head)
 {
-    tzd_head_release(head, head->current);
-    head->current = NULL;
+    tzd_head_retire(head);
+    pthread_cond_destroy(&head->none_live);
     pthread_mutex_destroy(&head->lock);
 }
 
@@ -765,7 +785,8 @@ void tzd_api_read(tzd_head *head, const char *path, const char *query, tzd_reply
     }
     tzd_snapshot *snap = tzd_head_acquire(head);
     if (snap == NULL) {
-        tzd_reply_error(out, 503, "starting", "no snapshot published yet");
+        tzd_reply_error(out, 503, "store", "the store is being reopened after a write error; "
+                        "retry");
         goto out;
     }
     tz_store *store = snap->store;

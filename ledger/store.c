@@ -104,7 +104,14 @@ int tz_store_open(tz_store **out, const char *path, int flags, tz_err *err)
     rocksdb_options_set_error_if_exists(s->options, (flags & TZ_STORE_CREATE) ? 1 : 0);
     rocksdb_options_set_create_missing_column_families(s->options, (flags & TZ_STORE_CREATE) ? 1 : 0);
     rocksdb_options_set_keep_log_file_num(s->options, 4);
-    rocksdb_options_set_info_log_level(s->options, 2 /* WARN */);
+    /* RocksDB's own LOG keeps only its header (options at open). On a full
+     * disk the LOG write fails like any other, and Debian's librocksdb is
+     * built with assertions: its next write to that LOG (RocksDB logs its
+     * own error handling, e.g. SstFileManagerImpl::ClearError) aborts the
+     * process (measured: taizhangd killed by the assertion
+     * `sync_without_flush_called_' one write after ENOSPC). Errors reach
+     * us through every call's status instead, and are reported from there. */
+    rocksdb_options_set_info_log_level(s->options, 5 /* HEADER_LEVEL */);
     rocksdb_options_set_max_open_files(s->options, 256);
     rocksdb_options_set_write_buffer_size(s->options,
                                           (flags & TZ_STORE_SCRATCH) ? 4u << 20 : 16u << 20);
