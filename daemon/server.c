@@ -408,15 +408,26 @@ static int recover_store(server *s, tz_err *err)
     tz_ledger_close(s->ledger);
     s->ledger = NULL;
     s->store = NULL;
-    int rc = tz_ledger_open(&s->ledger, s->cfg.db, 0, getenv("TAIZHANG_PASSPHRASE"), err);
+    const char *pass = getenv("TAIZHANG_PASSPHRASE");
+    int rc = tz_ledger_open(&s->ledger, s->cfg.db, 0, pass, err);
     if (rc != TZ_OK) {
-        s->ledger = NULL;
+        /* Still no room to reopen for writing: serve reads from a
+         * read-only open (it writes nothing) until the next attempt. */
         fprintf(stderr, "taizhangd: reopening the store: %s\n", err->msg);
+        tz_err ro;
+        if (tz_ledger_open(&s->ledger, s->cfg.db, TZ_LEDGER_READONLY, pass, &ro) == TZ_OK) {
+            s->store = tz_ledger_store(s->ledger);
+            publish_head(s);
+        } else {
+            s->ledger = NULL;
+            fprintf(stderr, "taizhangd: opening the store read-only: %s\n", ro.msg);
+        }
         return rc;
     }
     s->store = tz_ledger_store(s->ledger);
     publish_head(s);
     s->store_failed = 0;
+    atomic_store(&s->metrics.store_failed, 0);
     fprintf(stderr, "taizhangd: the store is reopened at size %llu; appends resume\n",
             (unsigned long long)tz_ledger_size(s->ledger));
     return TZ_OK;
@@ -441,6 +452,7 @@ static size_t commit_batch(server *s, job **jobs, size_t n, tz_submission *subs,
         atomic_fetch_add(&s->metrics.commits, 1);
         if (rc != TZ_OK && !s->store_failed) {
             s->store_failed = 1;
+            atomic_store(&s->metrics.store_failed, 1);
             s->reopen_after = now_seconds();
             fprintf(stderr, "taizhangd: a batch of %zu failed, nothing of it written: %s\n", n,
                     e.msg);
@@ -590,9 +602,14 @@ static void on_request(struct evhttp_request *req, void *arg)
         tzd_snapshot *snap = tzd_head_acquire(&s->head);
         uint64_t size = snap ? snap->size : 0;
         tzd_head_release(&s->head, snap);
-        tzd_reply_json(&r, s->draining ? 503 : 200,
-                       json_pack("{s:b,s:I,s:b}", "ok", !s->draining, "size", (json_int_t)size,
-                                 "shutting_down", s->draining));
+        /* ok: appends are being taken (not draining, the store writable) */
+        int failed = atomic_load(&s->metrics.store_failed) != 0;
+        int ok = !s->draining && !failed;
+        tzd_reply_json(&r, ok ? 200 : 503,
+                       json_pack("{s:b,s:I,s:b,s:s}", "ok", ok, "size", (json_int_t)size,
+                                 "shutting_down", s->draining, "store",
+                                 failed ? "refusing writes (reopening after a failed commit)"
+                                        : "ok"));
         reply_now(s, req, &r, t0, 1);
         return;
     }
