@@ -20,6 +20,7 @@
 
 #include "crypto/key.h"
 #include "ledger/apply.h"
+#include "ledger/codec.h"
 #include "ledger/entry_json.h"
 #include "ledger/ledger.h"
 #include "ledger/merkle.h"
@@ -335,13 +336,18 @@ static int parse_msgpack_body(tzd_submission *s, const uint8_t *body, size_t len
     if (!msgpack_zone_init(&zone, 4096))
         return tz_err_set(err, TZ_ERR_NOMEM, "out of memory");
     msgpack_object o;
-    size_t off = 0;
-    int rc = TZ_OK;
-    msgpack_unpack_return ur = msgpack_unpack((const char *)body, len, &off, &zone, &o);
-    if (ur != MSGPACK_UNPACK_SUCCESS || off != len || o.type != MSGPACK_OBJECT_MAP ||
-        o.via.map.size != 2) {
-        rc = tz_err_set(err, TZ_ERR_INPUT, "body: must be one msgpack map {\"statement\": bin, "
-                        "\"signatures\": [{\"key\": bin 32, \"sig\": bin 64}]}");
+    /* The whole body is checked as canonical msgpack before msgpack-c sees
+     * it: its unpacker allocates for a declared array or map count before
+     * reading one item, so five bytes (dd ff ff ff ff) asked for 64 GiB
+     * (found by fuzz_submission; tests/fuzz-regressions/submission). */
+    int rc = tz_codec_decode(&o, &zone, body, len, err);
+    if (rc != TZ_OK) {
+        tz_err_prefix(err, "body (canonical msgpack): ");
+        goto out;
+    }
+    if (o.type != MSGPACK_OBJECT_MAP || o.via.map.size != 2) {
+        rc = tz_err_set(err, TZ_ERR_INPUT, "body: must be one msgpack map {\"signatures\": "
+                        "[{\"key\": bin 32, \"sig\": bin 64}], \"statement\": bin}");
         goto out;
     }
     const msgpack_object *st = mp_get(&o, "statement"), *sigs = mp_get(&o, "signatures");

@@ -258,6 +258,19 @@ START_TEST(test_msgpack_body)
     s = tz_http(d.port, "POST", "/v1/cosign", "application/msgpack", body.data, body.size, &r);
     tz_http_expect_error(s, 400, r, "input");
     free(r);
+    /* hostile counts: an array of 2^32-1 items in five bytes, a map of as
+     * many pairs, and the envelope's keys out of order are refused before
+     * anything is allocated for them */
+    static const struct { const char *bytes; size_t len; } hostile[] = {
+        {"\xdd\xff\xff\xff\xff", 5}, {"\xdf\xff\xff\xff\xff\xa1x", 7},
+        {"\x82\xa9statement\xc4\x01x\xaasignatures\x90", 25}};
+    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+        s = tz_http(d.port, "POST", "/v1/statements", "application/msgpack", hostile[i].bytes,
+                    hostile[i].len, &r);
+        tz_http_expect_error(s, 400, r, "input");
+        free(r);
+    }
+    tz_daemon_assert_running(&d);
     msgpack_sbuffer_destroy(&sb);
     msgpack_sbuffer_destroy(&body);
     ck_assert_int_eq(tz_daemon_stop(&d, SIGTERM), 0);
