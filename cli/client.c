@@ -202,7 +202,7 @@ json_t *tz_client_json(const tz_client_reply *r)
 {
     if (r->body == NULL)
         return NULL;
-    return json_loadb(r->body, r->len, 0, NULL);
+    return json_loadb(r->body, r->len, JSON_ALLOW_NUL, NULL);
 }
 
 int tz_client_exit_code(const tz_client_reply *r)

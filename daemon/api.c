@@ -20,6 +20,7 @@
 
 #include "crypto/key.h"
 #include "ledger/apply.h"
+#include "ledger/codec.h"
 #include "ledger/entry_json.h"
 #include "ledger/ledger.h"
 #include "ledger/merkle.h"
@@ -34,14 +35,20 @@
 void tzd_head_init(tzd_head *head)
 {
     pthread_mutex_init(&head->lock, NULL);
+    pthread_cond_init(&head->none_live, NULL);
     head->current = NULL;
+    head->live = 0;
 }
 
-static void snapshot_free(tzd_snapshot *snap)
+static void snapshot_free(tzd_head *head, tzd_snapshot *snap)
 {
     tz_store_close(snap->store);
     free(snap->checkpoint);
     free(snap);
+    pthread_mutex_lock(&head->lock);
+    if (--head->live == 0)
+        pthread_cond_broadcast(&head->none_live);
+    pthread_mutex_unlock(&head->lock);
 }
 
 int tzd_head_publish(tzd_head *head, tz_store *store, uint64_t size, char *checkpoint,
@@ -65,6 +72,7 @@ int tzd_head_publish(tzd_head *head, tz_store *store, uint64_t size, char *check
     pthread_mutex_lock(&head->lock);
     tzd_snapshot *old = head->current;
     head->current = snap;
+    head->live++;
     pthread_mutex_unlock(&head->lock);
     tzd_head_release(head, old);
     return TZ_OK;
@@ -88,13 +96,26 @@ void tzd_head_release(tzd_head *head, tzd_snapshot *snap)
     unsigned left = --snap->refs;
     pthread_mutex_unlock(&head->lock);
     if (left == 0)
-        snapshot_free(snap);
+        snapshot_free(head, snap);
+}
+
+void tzd_head_retire(tzd_head *head)
+{
+    pthread_mutex_lock(&head->lock);
+    tzd_snapshot *old = head->current;
+    head->current = NULL;
+    pthread_mutex_unlock(&head->lock);
+    tzd_head_release(head, old);
+    pthread_mutex_lock(&head->lock);
+    while (head->live > 0)
+        pthread_cond_wait(&head->none_live, &head->lock);
+    pthread_mutex_unlock(&head->lock);
 }
 
 void tzd_head_destroy(tzd_head *head)
 {
-    tzd_head_release(head, head->current);
-    head->current = NULL;
+    tzd_head_retire(head);
+    pthread_cond_destroy(&head->none_live);
     pthread_mutex_destroy(&head->lock);
 }
 
@@ -315,13 +336,18 @@ static int parse_msgpack_body(tzd_submission *s, const uint8_t *body, size_t len
     if (!msgpack_zone_init(&zone, 4096))
         return tz_err_set(err, TZ_ERR_NOMEM, "out of memory");
     msgpack_object o;
-    size_t off = 0;
-    int rc = TZ_OK;
-    msgpack_unpack_return ur = msgpack_unpack((const char *)body, len, &off, &zone, &o);
-    if (ur != MSGPACK_UNPACK_SUCCESS || off != len || o.type != MSGPACK_OBJECT_MAP ||
-        o.via.map.size != 2) {
-        rc = tz_err_set(err, TZ_ERR_INPUT, "body: must be one msgpack map {\"statement\": bin, "
-                        "\"signatures\": [{\"key\": bin 32, \"sig\": bin 64}]}");
+    /* The whole body is checked as canonical msgpack before msgpack-c sees
+     * it: its unpacker allocates for a declared array or map count before
+     * reading one item, so five bytes (dd ff ff ff ff) asked for 64 GiB
+     * (found by fuzz_submission; tests/fuzz-regressions/submission). */
+    int rc = tz_codec_decode(&o, &zone, body, len, err);
+    if (rc != TZ_OK) {
+        tz_err_prefix(err, "body (canonical msgpack): ");
+        goto out;
+    }
+    if (o.type != MSGPACK_OBJECT_MAP || o.via.map.size != 2) {
+        rc = tz_err_set(err, TZ_ERR_INPUT, "body: must be one msgpack map {\"signatures\": "
+                        "[{\"key\": bin 32, \"sig\": bin 64}], \"statement\": bin}");
         goto out;
     }
     const msgpack_object *st = mp_get(&o, "statement"), *sigs = mp_get(&o, "signatures");
@@ -765,7 +791,8 @@ void tzd_api_read(tzd_head *head, const char *path, const char *query, tzd_reply
     }
     tzd_snapshot *snap = tzd_head_acquire(head);
     if (snap == NULL) {
-        tzd_reply_error(out, 503, "starting", "no snapshot published yet");
+        tzd_reply_error(out, 503, "store", "the store is being reopened after a write error; "
+                        "retry");
         goto out;
     }
     tz_store *store = snap->store;

@@ -42,7 +42,9 @@ typedef struct tzd_snapshot {
 
 typedef struct tzd_head {
     pthread_mutex_t lock;
-    tzd_snapshot *current; /* NULL before the first publish */
+    pthread_cond_t none_live; /* signalled when live drops to 0 */
+    tzd_snapshot *current;    /* NULL before the first publish and while the store reopens */
+    unsigned live;            /* snapshots not yet freed (current or held by readers) */
 } tzd_head;
 
 void tzd_head_init(tzd_head *head);
@@ -58,7 +60,12 @@ int tzd_head_publish(tzd_head *head, tz_store *store, uint64_t size, char *check
 tzd_snapshot *tzd_head_acquire(tzd_head *head);
 void tzd_head_release(tzd_head *head, tzd_snapshot *snap);
 
-/* Releases the current snapshot (every reader must be done). */
+/* Withdraws the current snapshot (readers then get NULL) and waits until
+ * every reader has released the snapshots it holds: after it, nothing
+ * refers to the store, which may then be closed and reopened. */
+void tzd_head_retire(tzd_head *head);
+
+/* Retires the head and frees its lock. */
 void tzd_head_destroy(tzd_head *head);
 
 /* One HTTP answer: status, content type (static string) and a malloc'd body. */

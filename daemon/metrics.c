@@ -139,6 +139,8 @@ char *tzd_metrics_render(tzd_metrics *m, size_t *len)
             get(&m->requests_in_flight));
     counter(&t, "taizhang_connections", "gauge", "HTTP connections being served.",
             get(&m->connections));
+    counter(&t, "taizhang_store_failed", "gauge",
+            "1 while the store refuses writes (a failed commit; reopening).", get(&m->store_failed));
     hist(&t, "taizhang_batch_size", "Statements per group commit.", &m->batch_size);
     hist(&t, "taizhang_commit_seconds",
          "One group commit: decide, write and fsync of the batch.", &m->commit_seconds);

@@ -39,6 +39,7 @@ typedef struct tzd_metrics {
     atomic_uint_fast64_t tree_size;
     atomic_uint_fast64_t requests_in_flight;
     atomic_uint_fast64_t connections;      /* connections being served */
+    atomic_uint_fast64_t store_failed;     /* 1 while the store refuses writes (reopening) */
     tzd_histogram batch_size;              /* statements per commit */
     tzd_histogram commit_seconds;          /* decide + write + fsync of one batch */
     tzd_histogram append_seconds;          /* POST received .. reply sent */

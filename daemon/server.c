@@ -261,6 +261,8 @@ typedef struct server {
     int draining;         /* loop thread only */
     int cosign_ready;     /* cosign was initialised (destroy it) */
     conn_set conns;       /* loop thread only */
+    int store_failed;     /* writer only: the last commit failed; reopen first */
+    double reopen_after;  /* writer only: monotonic time of the next reopen attempt */
 } server;
 
 static double now_seconds(void)
@@ -393,6 +395,107 @@ static void publish_head(server *s)
     atomic_store(&s->metrics.tree_size, size);
 }
 
+#define REOPEN_INTERVAL 1.0 /* seconds between attempts while the store fails */
+
+/* Writer thread: after a failed commit RocksDB keeps refusing writes (a
+ * background error, e.g. ENOSPC on the WAL, which the C API cannot clear),
+ * so the store is closed and reopened: every reader first lets go of its
+ * snapshot (tzd_head_retire), RocksDB recovers from its WAL (a torn last
+ * record is dropped: its batch was never acknowledged), and the head is
+ * published again. Attempts are spaced REOPEN_INTERVAL apart; in between,
+ * and while reopening fails (the disk still full), batches get 503 at once
+ * and reads get 503 only while no snapshot is published. */
+static int recover_store(server *s, tz_err *err)
+{
+    double now = now_seconds();
+    if (now < s->reopen_after)
+        return tz_err_set(err, TZ_ERR_IO, "the store failed and is not yet reopened (next "
+                          "attempt in %.1f s)", s->reopen_after - now);
+    s->reopen_after = now + REOPEN_INTERVAL;
+    tzd_head_retire(&s->head);
+    tz_ledger_close(s->ledger);
+    s->ledger = NULL;
+    s->store = NULL;
+    const char *pass = getenv("TAIZHANG_PASSPHRASE");
+    int rc = tz_ledger_open(&s->ledger, s->cfg.db, 0, pass, err);
+    if (rc != TZ_OK) {
+        /* Still no room to reopen for writing: serve reads from a
+         * read-only open (it writes nothing) until the next attempt. */
+        fprintf(stderr, "taizhangd: reopening the store: %s\n", err->msg);
+        tz_err ro;
+        if (tz_ledger_open(&s->ledger, s->cfg.db, TZ_LEDGER_READONLY, pass, &ro) == TZ_OK) {
+            s->store = tz_ledger_store(s->ledger);
+            publish_head(s);
+        } else {
+            s->ledger = NULL;
+            fprintf(stderr, "taizhangd: opening the store read-only: %s\n", ro.msg);
+        }
+        return rc;
+    }
+    s->store = tz_ledger_store(s->ledger);
+    publish_head(s);
+    s->store_failed = 0;
+    atomic_store(&s->metrics.store_failed, 0);
+    fprintf(stderr, "taizhangd: the store is reopened at size %llu; appends resume\n",
+            (unsigned long long)tz_ledger_size(s->ledger));
+    return TZ_OK;
+}
+
+/* Writer thread: one group commit of the n jobs in jobs (their verified
+ * statements), every reply filled in. Returns the number accepted. */
+static size_t commit_batch(server *s, job **jobs, size_t n, tz_submission *subs,
+                           tz_append_result *res)
+{
+    tz_err e;
+    int rc = s->store_failed ? recover_store(s, &e) : TZ_OK;
+    double t0 = now_seconds();
+    if (rc == TZ_OK) {
+        for (size_t k = 0; k < n; k++)
+            subs[k] = (tz_submission){(const uint8_t *)jobs[k]->sub.statement.data,
+                                      jobs[k]->sub.statement.size, jobs[k]->sub.sigs,
+                                      jobs[k]->sub.nsigs};
+        rc = tz_ledger_append(s->ledger, subs, n, res, NULL, TZ_APPEND_SIGS_VERIFIED, &e);
+        tzd_histogram_observe(&s->metrics.commit_seconds, now_seconds() - t0);
+        tzd_histogram_observe(&s->metrics.batch_size, (double)n);
+        atomic_fetch_add(&s->metrics.commits, 1);
+        if (rc != TZ_OK && !s->store_failed) {
+            s->store_failed = 1;
+            atomic_store(&s->metrics.store_failed, 1);
+            s->reopen_after = now_seconds();
+            fprintf(stderr, "taizhangd: a batch of %zu failed, nothing of it written: %s\n", n,
+                    e.msg);
+        }
+    }
+    size_t accepted = 0;
+    for (size_t i = 0; i < n; i++) {
+        job *j = jobs[i];
+        if (rc != TZ_OK) {
+            /* Nothing of this batch was written: every client hears so. */
+            tzd_reply_error(&j->reply, 503, "store", "the store refused the batch; nothing "
+                            "was written, try again: %s", e.msg);
+            count_reject(s, 503, TZ_ERR_IO);
+        } else if (res[i].status != TZ_OK) {
+            tzd_reply_status(&j->reply, res[i].status, res[i].err.msg);
+            count_reject(s, j->reply.status, res[i].status);
+        } else {
+            json_t *doc = json_pack("{s:I,s:o}", "seq", (json_int_t)res[i].seq, "leaf_hash",
+                                    tz_json_hex(res[i].leaf_hash, 32));
+            if (doc != NULL && res[i].existing)
+                json_object_set_new(doc, "existing", json_true());
+            tzd_reply_json(&j->reply, res[i].existing ? 200 : 201, doc);
+            if (res[i].existing)
+                atomic_fetch_add(&s->metrics.appends_existing, 1);
+            else
+                accepted++;
+        }
+    }
+    if (rc == TZ_OK && accepted > 0) {
+        atomic_fetch_add(&s->metrics.appends, accepted);
+        publish_head(s);
+    }
+    return accepted;
+}
+
 static void *writer_main(void *arg)
 {
     server *s = arg;
@@ -402,50 +505,14 @@ static void *writer_main(void *arg)
     job **jobs = calloc(cap, sizeof *jobs);
     job *list;
     while ((list = queue_take(&s->commit, cap, &n)) != NULL) {
-        size_t k = 0;
-        for (job *j = list; j != NULL; j = j->next, k++) {
-            jobs[k] = j;
-            subs[k] = (tz_submission){(const uint8_t *)j->sub.statement.data, j->sub.statement.size,
-                                      j->sub.sigs, j->sub.nsigs};
-        }
-        tz_err e;
-        int rc = TZ_ERR_NOMEM;
-        double t0 = now_seconds();
-        if (subs != NULL && res != NULL && jobs != NULL)
-            rc = tz_ledger_append(s->ledger, subs, n, res, NULL, TZ_APPEND_SIGS_VERIFIED, &e);
-        else
-            tz_err_set(&e, rc, "out of memory");
-        tzd_histogram_observe(&s->metrics.commit_seconds, now_seconds() - t0);
-        tzd_histogram_observe(&s->metrics.batch_size, (double)n);
-        atomic_fetch_add(&s->metrics.commits, 1);
-        size_t accepted = 0;
-        for (size_t i = 0; i < n; i++) {
-            job *j = jobs ? jobs[i] : NULL;
-            if (j == NULL)
-                break;
-            if (rc != TZ_OK) {
-                /* Nothing of this batch was written: every client hears so. */
-                tzd_reply_error(&j->reply, 503, "store", "the store refused the batch; nothing "
-                                "was written, try again: %s", e.msg);
-                count_reject(s, 503, TZ_ERR_IO);
-            } else if (res[i].status != TZ_OK) {
-                tzd_reply_status(&j->reply, res[i].status, res[i].err.msg);
-                count_reject(s, j->reply.status, res[i].status);
-            } else {
-                json_t *doc = json_pack("{s:I,s:o}", "seq", (json_int_t)res[i].seq, "leaf_hash",
-                                        tz_json_hex(res[i].leaf_hash, 32));
-                if (doc != NULL && res[i].existing)
-                    json_object_set_new(doc, "existing", json_true());
-                tzd_reply_json(&j->reply, res[i].existing ? 200 : 201, doc);
-                if (res[i].existing)
-                    atomic_fetch_add(&s->metrics.appends_existing, 1);
-                else
-                    accepted++;
-            }
-        }
-        if (rc == TZ_OK && accepted > 0) {
-            atomic_fetch_add(&s->metrics.appends, accepted);
-            publish_head(s);
+        if (subs == NULL || res == NULL || jobs == NULL) {
+            for (job *j = list; j != NULL; j = j->next)
+                tzd_reply_error(&j->reply, 503, "nomem", "out of memory");
+        } else {
+            size_t k = 0;
+            for (job *j = list; j != NULL; j = j->next)
+                jobs[k++] = j;
+            (void)commit_batch(s, jobs, n, subs, res);
         }
         /* Replies go out only now: the batch is durable and published. The
          * whole batch goes back in one hand-off (one lock, one wake-up of
@@ -544,9 +611,14 @@ static void on_request(struct evhttp_request *req, void *arg)
         tzd_snapshot *snap = tzd_head_acquire(&s->head);
         uint64_t size = snap ? snap->size : 0;
         tzd_head_release(&s->head, snap);
-        tzd_reply_json(&r, s->draining ? 503 : 200,
-                       json_pack("{s:b,s:I,s:b}", "ok", !s->draining, "size", (json_int_t)size,
-                                 "shutting_down", s->draining));
+        /* ok: appends are being taken (not draining, the store writable) */
+        int failed = atomic_load(&s->metrics.store_failed) != 0;
+        int ok = !s->draining && !failed;
+        tzd_reply_json(&r, ok ? 200 : 503,
+                       json_pack("{s:b,s:I,s:b,s:s}", "ok", ok, "size", (json_int_t)size,
+                                 "shutting_down", s->draining, "store",
+                                 failed ? "refusing writes (reopening after a failed commit)"
+                                        : "ok"));
         reply_now(s, req, &r, t0, 1);
         return;
     }
@@ -800,7 +872,7 @@ int tzd_server_run(const tzd_config *cfg, tz_err *err)
     if (event_base_dispatch(s->base) < 0)
         rc = tz_err_set(err, TZ_ERR_INTERNAL, "libevent: the event loop failed");
     fprintf(stderr, "taizhangd: every request answered; closing the store at size %llu\n",
-            (unsigned long long)tz_ledger_size(s->ledger));
+            s->ledger ? (unsigned long long)tz_ledger_size(s->ledger) : 0ull);
 stop:
     stop_threads(s);
 out:

@@ -23,41 +23,21 @@ static tz_fixture fx;
 static void setup(void) { tz_fixture_init(&fx); }
 static void teardown(void) { tz_fixture_cleanup(&fx); }
 
+/* A daemon (tz_daemon_start) and the URL the CLI gives --server. */
 typedef struct daemon_proc {
-    pid_t pid;
+    tz_daemon d;
     char url[64];
 } daemon_proc;
 
 static void daemon_start(daemon_proc *d, const char *db)
 {
-    int fds[2];
-    ck_assert(pipe(fds) == 0);
-    d->pid = fork();
-    ck_assert(d->pid >= 0);
-    if (d->pid == 0) {
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execl(TZ_DAEMON_PATH, "taizhangd", "--db", db, "--listen", "127.0.0.1:0", "--workers", "2",
-              (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    FILE *f = fdopen(fds[0], "r");
-    char line[256] = "";
-    ck_assert_msg(fgets(line, sizeof line, f) != NULL, "the daemon printed nothing");
-    fclose(f);
-    const char *p = strstr(line, "127.0.0.1:");
-    ck_assert_msg(p != NULL, "no listening line: %s", line);
-    snprintf(d->url, sizeof d->url, "http://127.0.0.1:%d", atoi(p + 10));
+    tz_daemon_start(&d->d, db);
+    snprintf(d->url, sizeof d->url, "http://127.0.0.1:%d", d->d.port);
 }
 
 static void daemon_stop(daemon_proc *d)
 {
-    int st;
-    ck_assert(kill(d->pid, SIGTERM) == 0);
-    ck_assert(waitpid(d->pid, &st, 0) == d->pid);
-    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ck_assert_int_eq(tz_daemon_stop(&d->d, SIGTERM), 0);
 }
 
 /* Runs `taizhang ARGS` with --db dir and with --server url; both must exit

@@ -249,3 +249,372 @@ void tz_fixture_cleanup(tz_fixture *f)
     tz_key_wipe(&f->stranger);
     tz_test_rmtree(f->dir);
 }
+
+/* ---- taizhangd as a child process ----------------------------------------- */
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include "ledger/verify.h"
+#include "util/encoding.h"
+
+void tz_daemon_start(tz_daemon *d, const char *db)
+{
+    tz_daemon_start_args(d, db, NULL);
+}
+
+void tz_daemon_start_args(tz_daemon *d, const char *db, const char *const *extra)
+{
+    const char *argv[32] = {"taizhangd", "--db", db, "--listen", "127.0.0.1:0", "--workers", "2"};
+    size_t argc = 7;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
+        ck_assert_uint_lt(argc, sizeof argv / sizeof argv[0] - 1);
+        argv[argc++] = extra[i];
+    }
+    argv[argc] = NULL;
+    int fds[2];
+    ck_assert(pipe(fds) == 0);
+    pid_t parent = getpid();
+    d->pid = fork();
+    ck_assert(d->pid >= 0);
+    if (d->pid == 0) {
+        /* Die with the test: a failed ck_assert ends the test process at
+         * once, and an orphaned daemon would keep the port, the ledger's
+         * lock and (check_daemon_diskfull) the mount busy. (The signal
+         * follows the forking thread: start daemons from the test's own.) */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(127);
+        dup2(fds[1], STDOUT_FILENO);
+        /* Only stdin, stdout and stderr: sockets and files the test holds
+         * open must close when the test closes them. */
+        long max = sysconf(_SC_OPEN_MAX);
+        for (int fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+            close(fd);
+        execv(TZ_DAEMON_PATH, (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    FILE *f = fdopen(fds[0], "r");
+    ck_assert_ptr_nonnull(f);
+    char line[256] = "";
+    ck_assert_msg(fgets(line, sizeof line, f) != NULL, "the daemon printed nothing");
+    fclose(f);
+    const char *p = strstr(line, "127.0.0.1:");
+    ck_assert_msg(p != NULL, "no listening line: %s", line);
+    d->port = atoi(p + 10);
+    ck_assert_int_gt(d->port, 0);
+}
+
+int tz_daemon_stop(tz_daemon *d, int sig)
+{
+    int st;
+    ck_assert(kill(d->pid, sig) == 0);
+    ck_assert(waitpid(d->pid, &st, 0) == d->pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void tz_daemon_assert_running(tz_daemon *d)
+{
+    int st;
+    pid_t r = waitpid(d->pid, &st, WNOHANG);
+    ck_assert_msg(r == 0, "taizhangd is gone: %s %d", r < 0 ? "waitpid failed" :
+                  WIFEXITED(st) ? "exit status" : "killed by signal",
+                  r < 0 ? errno : WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+}
+
+/* ---- a minimal HTTP/1.1 client ---------------------------------------------- */
+
+int tz_http_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct timeval tv = {.tv_sec = 60};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int tz_http_send(int fd, const void *data, size_t len)
+{
+    for (size_t off = 0; off < len;) {
+        ssize_t w = send(fd, (const char *)data + off, len - off, MSG_NOSIGNAL);
+        if (w <= 0)
+            return -1;
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+int tz_http_read_reply(int fd, char **body)
+{
+    if (body != NULL)
+        *body = NULL;
+    size_t cap = 4096, len = 0;
+    char *in = malloc(cap);
+    ck_assert_ptr_nonnull(in);
+    for (;;) {
+        if (len + 1024 > cap) {
+            cap *= 2;
+            in = realloc(in, cap);
+            ck_assert_ptr_nonnull(in);
+        }
+        ssize_t r = recv(fd, in + len, cap - len - 1, 0);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    in[len] = '\0';
+    int status = -1;
+    if (len > 12 && strncmp(in, "HTTP/1.1 ", 9) == 0)
+        status = atoi(in + 9);
+    char *sep = strstr(in, "\r\n\r\n");
+    if (body != NULL && sep != NULL) {
+        *body = strdup(sep + 4);
+        ck_assert_ptr_nonnull(*body);
+    }
+    free(in);
+    return status;
+}
+
+char *tz_http_format(const char *method, const char *path, const char *ctype, const void *body,
+                     size_t len, size_t *out_len)
+{
+    char head[512];
+    int n = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                     "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n", method, path,
+                     ctype ? ctype : "application/json", len);
+    ck_assert_int_lt(n, (int)sizeof head);
+    char *out = malloc((size_t)n + len + 1);
+    ck_assert_ptr_nonnull(out);
+    memcpy(out, head, (size_t)n);
+    if (len)
+        memcpy(out + n, body, len);
+    out[(size_t)n + len] = '\0';
+    *out_len = (size_t)n + len;
+    return out;
+}
+
+int tz_http(int port, const char *method, const char *path, const char *ctype, const void *req,
+            size_t req_len, char **body)
+{
+    if (body != NULL)
+        *body = NULL;
+    int fd = tz_http_connect(port);
+    if (fd < 0)
+        return -1;
+    size_t len;
+    char *out = tz_http_format(method, path, ctype, req, req_len, &len);
+    (void)tz_http_send(fd, out, len); /* on failure the reply (413) may still be there */
+    free(out);
+    int status = tz_http_read_reply(fd, body);
+    close(fd);
+    return status;
+}
+
+json_t *tz_test_json(const char *s)
+{
+    json_error_t je;
+    json_t *j = json_loads(s ? s : "", 0, &je);
+    ck_assert_msg(j != NULL, "not JSON: %s (%s)", s ? s : "(no body)", je.text);
+    return j;
+}
+
+json_t *tz_http_get_json(int port, const char *path)
+{
+    char *r = NULL;
+    int st = tz_http(port, "GET", path, NULL, NULL, 0, &r);
+    ck_assert_msg(st == 200, "GET %s: %d %s", path, st, r ? r : "(no reply)");
+    json_t *j = tz_test_json(r);
+    free(r);
+    return j;
+}
+
+char *tz_test_signed_body(const char *json, const tz_secret_key *const *keys, size_t nkeys,
+                          int hex_keys)
+{
+    json_t *st = tz_test_json(json);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    tz_err e;
+    ck_assert_msg(tz_statement_from_json(&sb, st, &e) == TZ_OK, "%s", e.msg);
+    tz_signature sigs[TZ_ENTRY_MAX_SIGS];
+    ck_assert(tz_statement_sign(sigs, (const uint8_t *)sb.data, sb.size, keys, nkeys, &e) == TZ_OK);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < nkeys; i++) {
+        char key[TZ_KEY_STRING_MAX], sig[128];
+        if (hex_keys)
+            tz_hex_encode(key, sigs[i].key, 32);
+        else
+            tz_fixture_vkey(key, keys[i]);
+        tz_base64_encode(sig, sizeof sig, sigs[i].sig, 64);
+        json_array_append_new(arr, json_pack("{s:s,s:s}", "key", key, "sig", sig));
+    }
+    json_t *doc = json_pack("{s:o,s:o}", "statement", st, "signatures", arr);
+    char *s = json_dumps(doc, JSON_COMPACT);
+    ck_assert_ptr_nonnull(s);
+    json_decref(doc);
+    msgpack_sbuffer_destroy(&sb);
+    return s;
+}
+
+int tz_http_post(int port, const char *json, const tz_secret_key *key, char **resp)
+{
+    const tz_secret_key *keys[1] = {key};
+    char *b = tz_test_signed_body(json, keys, 1, 0);
+    int st = tz_http(port, "POST", "/v1/statements", NULL, b, strlen(b), resp);
+    free(b);
+    return st;
+}
+
+/* The "error" code of an error reply, or NULL when j is not one. */
+static const char *error_code(json_t *j)
+{
+    return json_string_value(json_object_get(j, "error"));
+}
+
+void tz_http_expect_error(int status, int want, const char *resp, const char *code)
+{
+    ck_assert_msg(status == want, "status %d, want %d: %s", status, want, resp ? resp : "");
+    json_t *j = tz_test_json(resp);
+    ck_assert_msg(error_code(j) != NULL && strcmp(error_code(j), code) == 0,
+                  "error code, want \"%s\": %s", code, resp);
+    ck_assert_ptr_nonnull(json_string_value(json_object_get(j, "message")));
+    json_decref(j);
+}
+
+/* ---- clients posting concurrently --------------------------------------------- */
+
+/* Requests sent by the clients of the latest tz_load_start. */
+static atomic_int load_posted;
+
+/* Drops the newline the daemon ends its JSON with, for one-line messages. */
+static void chomp(char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+}
+
+/* 1 when status and resp are the failure the client expects. */
+static int is_refusal(const tz_load_client *c, int status, const char *resp)
+{
+    if (c->refused_error == NULL || status != c->refused_status || resp == NULL)
+        return 0;
+    json_t *j = json_loads(resp, 0, NULL);
+    int match = j != NULL && error_code(j) != NULL && strcmp(error_code(j), c->refused_error) == 0;
+    json_decref(j);
+    return match;
+}
+
+/* The id of client c's i-th memo: memo/<tag><index>/<i>. */
+static void load_id(char *out, size_t cap, const tz_load_client *c, int i)
+{
+    snprintf(out, cap, "memo/%s%d/%d", c->tag ? c->tag : "c", c->index, i);
+}
+
+static void *load_client_main(void *arg)
+{
+    tz_load_client *c = arg;
+    const tz_secret_key *keys[1] = {c->key};
+    for (int i = 0; (c->count == 0 || i < c->count) && c->acked < TZ_LOAD_MAX_ACKS &&
+                    c->refused < TZ_LOAD_MAX_ACKS; i++) {
+        char id[64], json[256];
+        load_id(id, sizeof id, c, i);
+        snprintf(json, sizeof json, TZ_TEST_MEMO("%s", "load"), id);
+        char *b = tz_test_signed_body(json, keys, 1, 0), *r = NULL;
+        int st = tz_http(c->port, "POST", "/v1/statements", NULL, b, strlen(b), &r);
+        free(b);
+        atomic_fetch_add(&load_posted, 1);
+        if (st == 201) {
+            json_t *j = tz_test_json(r);
+            c->seqs[c->acked] = (uint64_t)json_integer_value(json_object_get(j, "seq"));
+            c->ids[c->acked++] = i;
+            json_decref(j);
+        } else if (is_refusal(c, st, r)) {
+            if (c->refused == 0) {
+                snprintf(c->first_refusal, sizeof c->first_refusal, "%s", r);
+                chomp(c->first_refusal);
+            }
+            c->refused_ids[c->refused++] = i;
+        } else {
+            if (c->unexpected++ == 0) {
+                snprintf(c->first_unexpected, sizeof c->first_unexpected, "%s: status %d: %s",
+                         id, st, r ? r : "(no reply)");
+                chomp(c->first_unexpected);
+            }
+        }
+        free(r);
+        if (st != 201 && c->count == 0)
+            break;
+    }
+    return NULL;
+}
+
+void tz_load_start(tz_load_client *cs, int n)
+{
+    atomic_store(&load_posted, 0);
+    for (int i = 0; i < n; i++)
+        ck_assert(pthread_create(&cs[i].thread, NULL, load_client_main, &cs[i]) == 0);
+}
+
+void tz_load_join(tz_load_client *cs, int n)
+{
+    for (int i = 0; i < n; i++)
+        pthread_join(cs[i].thread, NULL);
+}
+
+void tz_load_wait_posted(int n)
+{
+    while (atomic_load(&load_posted) < n)
+        usleep(2000);
+}
+
+int tz_load_check(const char *db, const tz_load_client *cs, int n)
+{
+    tz_ledger *l;
+    tz_err e;
+    ck_assert_msg(tz_ledger_open(&l, db, TZ_LEDGER_READONLY, NULL, &e) == TZ_OK, "%s", e.msg);
+    int total = 0;
+    for (int k = 0; k < n; k++) {
+        char id[64];
+        uint64_t seq;
+        for (int i = 0; i < cs[k].acked; i++) {
+            load_id(id, sizeof id, &cs[k], cs[k].ids[i]);
+            ck_assert_msg(tz_ledger_find_id(l, id, strlen(id), &seq, &e) == TZ_OK,
+                          "acknowledged %s is missing: %s", id, e.msg);
+            ck_assert_uint_eq(seq, cs[k].seqs[i]);
+            total++;
+        }
+        /* "nothing of it was written" (docs/API.md): a refused statement
+         * must not turn up later, e.g. after a restart replays the WAL. */
+        for (int i = 0; i < cs[k].refused; i++) {
+            load_id(id, sizeof id, &cs[k], cs[k].refused_ids[i]);
+            int rc = tz_ledger_find_id(l, id, strlen(id), &seq, &e);
+            ck_assert_msg(rc != TZ_OK, "%s was refused (%s) but is in the log at seq %llu", id,
+                          cs[k].refused_error, (unsigned long long)seq);
+            ck_assert_msg(rc == TZ_ERR_NOTFOUND, "looking up %s: %s", id, e.msg);
+        }
+    }
+    tz_ledger_close(l);
+    return total;
+}
+
+uint64_t tz_test_verify(const char *db)
+{
+    tz_verify_report rep;
+    tz_err e;
+    ck_assert_msg(tz_verify_ledger(db, NULL, &rep, &e) == TZ_OK, "verify: %s", e.msg);
+    ck_assert_msg(rep.ok, "verify: %s", rep.reason);
+    return rep.size;
+}
