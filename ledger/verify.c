@@ -27,6 +27,7 @@
 #include "ledger/entry.h"
 #include "ledger/ledger.h"
 #include "ledger/merkle.h"
+#include "ledger/replay.h"
 #include "ledger/statement.h"
 #include "ledger/store.h"
 #include "util/encoding.h"
@@ -605,7 +606,19 @@ int tz_verify_ledger(const char *dir, const tz_verify_options *options, tz_verif
             goto out;
         }
         const tz_public_key *lk = opt->log_key ? opt->log_key : &log_key;
-        if (cp_malformed && size > 0) {
+        int is_replay = 0;
+        char replay_reason[TZ_ERR_MSG_MAX];
+        if ((rc = tz_replay_verify(v.store, lk, origin, size, rep->root, &is_replay,
+                                   replay_reason, sizeof replay_reason, err)) != TZ_OK) {
+            free(cp_note);
+            goto out;
+        }
+        if (is_replay) {
+            /* a replay proves its entries a prefix of the source's signed
+             * checkpoint instead of holding one of its own (ledger/replay.h) */
+            if (replay_reason[0] != '\0')
+                bad(&v, 1, size ? size - 1 : 0, "%s", replay_reason);
+        } else if (cp_malformed && size > 0) {
             bad(&v, 1, size - 1, "stored checkpoint is malformed: %s", cp_error);
         } else if (have_cp && size > 0) {
             tz_checkpoint opened;
