@@ -1391,8 +1391,8 @@ static int usage(FILE *f)
         fprintf(f, "  taizhang %s\n", own_commands[i].usage);
     fprintf(f, "  taizhang verify --bundle FILE --log-key FILE.pub [--from S1 --to S2] [--witness "
                "W.pub... [--witnesses-needed K]] [--list] [--json]   (a bundle, offline)\n"
-               "  taizhang verify --db DIR --all [--json]   (every fault, classified: the tamper "
-               "report)\n");
+               "  taizhang verify --db DIR --all [--trusted CP] [--log-key FILE.pub] [--json] "
+               "[--max-findings N]\n      (every fault, classified: the tamper report)\n");
     fprintf(f, "\nSecret key files may be sealed with a passphrase: set TAIZHANG_PASSPHRASE.\n"
                "Exit codes: 0 ok, 1 tampering or invalid proof, 2 usage or I/O error, "
                "3 input rejected.\n"
