@@ -17,23 +17,30 @@
 #include "ledger/entry.h"
 #include "util/time.h"
 
-/* "v" \0 view \0 subject \0 : the part of a version key before the seq */
+/* tag \0 a \0 b \0 : the part of a key before its seq ("v" \0 view \0
+ * subject \0 for a version, "s" \0 kind \0 id \0 for the subject index);
+ * 0 when the whole key would pass TZ_VIEW_KEY_MAX. */
+static size_t key_prefix(uint8_t *out, char tag, const char *a, const char *b, size_t b_len)
+{
+    size_t al = strlen(a);
+    if (3 + al + b_len + 1 + 8 > TZ_VIEW_KEY_MAX)
+        return 0;
+    size_t off = 0;
+    out[off++] = (uint8_t)tag;
+    out[off++] = 0;
+    memcpy(out + off, a, al);
+    off += al;
+    out[off++] = 0;
+    memcpy(out + off, b, b_len);
+    off += b_len;
+    out[off++] = 0;
+    return off;
+}
+
 static size_t version_prefix(uint8_t *out, const char *view, const char *subject,
                              size_t subject_len)
 {
-    size_t vl = strlen(view);
-    if (3 + vl + subject_len + 1 + 8 > TZ_VIEW_KEY_MAX)
-        return 0;
-    size_t off = 0;
-    out[off++] = 'v';
-    out[off++] = 0;
-    memcpy(out + off, view, vl);
-    off += vl;
-    out[off++] = 0;
-    memcpy(out + off, subject, subject_len);
-    off += subject_len;
-    out[off++] = 0;
-    return off;
+    return key_prefix(out, 'v', view, subject, subject_len);
 }
 
 static void put_not_seq(uint8_t out[8], uint64_t seq)
@@ -307,22 +314,9 @@ int tz_view_changes(tz_store *store, uint64_t from, uint64_t to, tz_view_change_
     return rc;
 }
 
-/* "s" \0 kind \0 id \0 : the part of a subject-index key before the seq */
 static size_t subject_prefix(uint8_t *out, const char *kind, const char *id)
 {
-    size_t kl = strlen(kind), il = strlen(id);
-    if (kl + il + 4 + 8 > TZ_VIEW_KEY_MAX || memchr(id, 0, il) != NULL)
-        return 0;
-    size_t off = 0;
-    out[off++] = 's';
-    out[off++] = 0;
-    memcpy(out + off, kind, kl);
-    off += kl;
-    out[off++] = 0;
-    memcpy(out + off, id, il);
-    off += il;
-    out[off++] = 0;
-    return off;
+    return key_prefix(out, 's', kind, id, strlen(id));
 }
 
 int tz_view_subject_put(tz_store_batch *batch, const char *kind, const char *id, uint64_t seq,
