@@ -208,7 +208,15 @@ json_t *tz_client_json(const tz_client_reply *r)
 int tz_client_exit_code(const tz_client_reply *r)
 {
     switch (r->status) {
-    case 400:
+    case 400: {
+        /* a usage error (an as_of outside the log, a missing filter) exits
+         * 2 as it does with --db (tz_status_exit_code); other 400s are input */
+        json_t *j = tz_client_json(r);
+        const char *code = json_string_value(json_object_get(j, "error"));
+        int usage = code != NULL && strcmp(code, "usage") == 0;
+        json_decref(j);
+        return usage ? 2 : 3;
+    }
     case 401:
     case 403:
     case 409:

@@ -33,7 +33,8 @@ int tz_client_request(tz_client *c, const char *method, const char *path, const 
 void tz_client_reply_free(tz_client_reply *r);
 
 /* The CLI exit code for an HTTP error status: 3 for a rejected input (400,
- * 401, 403, 409, 413, 422), 1 for tampering found by the server (500
+ * 401, 403, 409, 413, 422), except 2 for a 400 whose error is "usage" (as
+ * the same error exits with --db), 1 for tampering found by the server (500
  * "tamper"), 2 otherwise. */
 int tz_client_exit_code(const tz_client_reply *r);
 

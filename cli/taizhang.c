@@ -22,6 +22,7 @@
 #include "crypto/hash.h"
 #include "crypto/key.h"
 #include "crypto/keyfile.h"
+#include "ledger/checkpoint.h"
 #include "ledger/codec.h"
 #include "ledger/entry.h"
 #include "ledger/entry_json.h"
@@ -162,6 +163,65 @@ static const struct option long_opts[] = {
     {0, 0, 0, 0},
 };
 
+/* The limits on option values (docs/API.md, "Limits on input"), checked
+ * once before any command runs, so --db and --server refuse the same
+ * values with the same words. Ids and filters have the statement id's
+ * bound (no ledger can hold a longer one, so a lookup by it could only
+ * miss); paths must fit PATH_MAX with the suffixes added to them (".pub",
+ * a file name inside --db), so nothing is silently cut by snprintf.
+ * Returns 0, or 3 after printing the field and the rule. */
+#define CLI_PATH_MAX (PATH_MAX - 64)
+static int check_limits(const opts *o)
+{
+    const struct {
+        const char *name, *value;
+        size_t max;
+    } text[] = {
+        {"--id", o->id, TZ_STATEMENT_ID_MAX},
+        {"--person", o->person, TZ_STATEMENT_ID_MAX},
+        {"--village", o->village, TZ_STATEMENT_ID_MAX},
+        {"--township", o->township, TZ_STATEMENT_ID_MAX},
+        {"--unit", o->unit, TZ_STATEMENT_ID_MAX},
+        {"--type", o->type, TZ_STATEMENT_TYPE_MAX},
+        {"--as-of", o->as_of, 64},
+        {"--year", o->year, 64},
+        {"--month", o->month, 64},
+        {"--from", o->from_arg, 64},
+        {"--to", o->to_arg, 64},
+        {"--format", o->format, 64},
+        {"--name", o->name, TZ_KEY_NAME_MAX},
+        {"--origin", o->origin, TZ_ORIGIN_MAX},
+        {"--server", o->server, 255},
+    };
+    tz_err e;
+    for (size_t i = 0; i < sizeof text / sizeof text[0]; i++)
+        if (text[i].value != NULL &&
+            tz_text_check(text[i].name, text[i].value, strlen(text[i].value), text[i].max, &e) !=
+                TZ_OK)
+            return fail_err(&e);
+    /* paths are bytes, not text (a Linux file name need not be UTF-8): length only */
+    const char *const one_path[] = {o->db, o->out, o->in, o->trusted, o->log_key, o->keys_dir,
+                                    o->profile, o->calendar};
+    static const char *const one_name[] = {"--db", "--out", "--in", "--trusted", "--log-key",
+                                           "--keys", "--profile", "--calendar"};
+    for (size_t i = 0; i < sizeof one_path / sizeof one_path[0]; i++)
+        if (one_path[i] != NULL && strlen(one_path[i]) > CLI_PATH_MAX)
+            return fail(3, "%s: %zu bytes (at most %d)", one_name[i], strlen(one_path[i]),
+                        CLI_PATH_MAX);
+    const struct {
+        const char *name;
+        const char *const *paths;
+        size_t n;
+    } lists[] = {{"--key", o->keys, o->nkeys}, {"--root", o->roots, o->nroots},
+                 {"--witness", o->witnesses, o->nwitnesses}};
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+        for (size_t j = 0; j < lists[i].n; j++)
+            if (strlen(lists[i].paths[j]) > CLI_PATH_MAX)
+                return fail(3, "%s: %zu bytes (at most %d)", lists[i].name,
+                            strlen(lists[i].paths[j]), CLI_PATH_MAX);
+    return 0;
+}
+
 static int parse_opts(int argc, char **argv, opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -250,6 +310,9 @@ static int parse_opts(int argc, char **argv, opts *o)
     }
     if (optind < argc)
         return fail(2, "unexpected argument \"%s\"", argv[optind]);
+    int limits = check_limits(o);
+    if (limits != 0)
+        return limits;
     int is_log = strcmp(command_name, "log") == 0;
     if (!tz_cli_is_query(command_name) &&
         (((o->village || o->person) && !is_log) || o->township || o->unit || o->year ||
@@ -878,7 +941,7 @@ static int log_remote(const opts *o)
     char num[24];
     uint64_t from = o->has_from ? o->from : 0;
     for (;;) {
-        char path[512] = "/v1/entries";
+        char path[2048] = "/v1/entries"; /* room for every option at its limit, %-encoded */
         snprintf(num, sizeof num, "%llu", (unsigned long long)from);
         tz_client_add_param(path, sizeof path, "from", num);
         if (o->has_to) {

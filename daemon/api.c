@@ -156,8 +156,15 @@ void tzd_reply_error(tzd_reply *r, int status, const char *code, const char *fmt
     char msg[TZ_ERR_MSG_MAX + 128];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* A message may quote what the client sent (an id, a parameter name),
+     * cut anywhere by %.Ns or by the buffer: JSON strings must be UTF-8, so
+     * bytes that are not become '?' (before, json_pack refused the message
+     * and the client got 500 "out of memory"). */
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1;
+    msg[len] = '\0';
+    tz_utf8_repair(msg, len);
     tzd_reply_json(r, status, json_pack("{s:s,s:s}", "error", code, "message", msg));
 }
 
@@ -451,6 +458,54 @@ static int only_params(const params *p, const char *const *allowed, tzd_reply *o
     return 0;
 }
 
+/* The bound on each query parameter's value (docs/API.md, "Limits on
+ * input"): ids and filters have the statement id's (no ledger holds a
+ * longer one), type the statement type's; numbers, dates and flags are
+ * short. Unknown names get the short bound here and are refused by name
+ * by the handler (only_params). */
+static size_t param_max(const char *name)
+{
+    static const char *const ids[] = {"id", "person", "village", "township", "unit", NULL};
+    for (size_t i = 0; ids[i] != NULL; i++)
+        if (strcmp(name, ids[i]) == 0)
+            return TZ_STATEMENT_ID_MAX;
+    if (strcmp(name, "type") == 0)
+        return TZ_STATEMENT_TYPE_MAX;
+    return TZD_PARAM_VALUE_MAX;
+}
+
+/* Checks every parameter before a handler sees one: each name at most once
+ * (evhttp_find_header would silently take the first of two), each name
+ * and value well-formed UTF-8 within its bound (param_max). -1 after a 400
+ * reply naming the parameter. */
+static int check_params(const params *p, tzd_reply *out)
+{
+    const struct evkeyval *kv, *other;
+    tz_err e;
+    TAILQ_FOREACH(kv, &p->q, next) {
+        if (tz_text_check("parameter name", kv->key, strlen(kv->key), TZD_PARAM_NAME_MAX, &e) !=
+            TZ_OK) {
+            tzd_reply_error(out, 400, "input", "%s", e.msg);
+            return -1;
+        }
+        for (other = TAILQ_NEXT(kv, next); other != NULL; other = TAILQ_NEXT(other, next))
+            if (strcmp(kv->key, other->key) == 0) {
+                tzd_reply_error(out, 400, "input", "%s: given more than once (each parameter "
+                                "at most once)", kv->key);
+                return -1;
+            }
+        /* an empty value is the handler's to judge ("id: required"), but an
+         * empty id or filter never names anything */
+        size_t max = param_max(kv->key);
+        if ((*kv->value != '\0' || max == TZ_STATEMENT_ID_MAX) &&
+            tz_text_check(kv->key, kv->value, strlen(kv->value), max, &e) != TZ_OK) {
+            tzd_reply_error(out, 400, "input", "%s", e.msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Reads u64 parameter name into *v (left alone when absent). -1 after a
  * 400 reply when it is not a number. */
 static int param_u64(const params *p, const char *name, uint64_t *v, int *present, tzd_reply *out)
@@ -517,6 +572,7 @@ static void read_entry_by_id(tz_store *store, uint64_t size, const params *p, tz
         tzd_reply_error(out, 400, "input", "id: required (a statement id)");
         return;
     }
+    /* the length (TZ_STATEMENT_ID_MAX) and UTF-8 were checked by tzd_api_read */
     tz_store_batch *b = tz_store_batch_new(store);
     if (b == NULL) {
         tzd_reply_error(out, 503, "nomem", "out of memory");
@@ -591,17 +647,9 @@ static void read_entries(tz_store *store, uint64_t size, const params *p, tzd_re
         tzd_reply_error(out, 400, "input", "limit: must be 1..%u", TZD_PAGE_MAX);
         return;
     }
+    /* person and village: 1..TZ_STATEMENT_ID_MAX bytes of UTF-8 (tzd_api_read) */
     const char *person = evhttp_find_header(&p->q, "person");
     const char *village = evhttp_find_header(&p->q, "village");
-    static const char *const subject_names[] = {"person", "village"};
-    const char *subject_ids[] = {person, village};
-    for (size_t i = 0; i < 2; i++)
-        if (subject_ids[i] != NULL && (*subject_ids[i] == '\0' ||
-                                       strlen(subject_ids[i]) > TZ_STATEMENT_ID_MAX)) {
-            tzd_reply_error(out, 400, "input", "%s: 1..%d bytes (an id)", subject_names[i],
-                            TZ_STATEMENT_ID_MAX);
-            return;
-        }
     if (to > size)
         to = size;
     page pg = {.store = store, .type = evhttp_find_header(&p->q, "type"), .list = json_array(),
@@ -751,8 +799,14 @@ static void read_projection(tz_store *store, uint64_t size, const char *name, co
     int64_t day;
     json_t *doc = NULL;
     tz_query_init(&q, store, size - 1);
-    if (as_of != NULL && (rc = tz_view_parse_as_of(store, size, as_of, &q.as_of, &e)) != TZ_OK)
+    if (as_of != NULL && (rc = tz_view_parse_as_of(store, size, as_of, &q.as_of, &e)) != TZ_OK) {
+        /* a seq or day outside the log is a question the log cannot answer
+         * (400), not a missing resource (404); "usage" keeps the CLI's exit
+         * code 2 the same through --server as with --db */
+        if (rc == TZ_ERR_NOTFOUND)
+            rc = e.code = TZ_ERR_USAGE;
         tz_err_prefix(&e, "as_of: ");
+    }
     /* as_of=DATE: "now" questions (on leave) are asked of that day */
     if (rc == TZ_OK && as_of != NULL &&
         tz_time_parse_date(as_of, strlen(as_of), "as_of", &day, NULL) == TZ_OK)
@@ -786,6 +840,10 @@ void tzd_api_read(tzd_head *head, const char *path, const char *query, tzd_reply
     TAILQ_INIT(&p.q);
     if (query != NULL && evhttp_parse_query_str(query, &p.q) != 0) {
         tzd_reply_error(out, 400, "input", "query string: malformed");
+        evhttp_clear_headers(&p.q);
+        return;
+    }
+    if (check_params(&p, out) != 0) {
         evhttp_clear_headers(&p.q);
         return;
     }

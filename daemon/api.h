@@ -24,6 +24,8 @@
 
 #define TZD_PAGE_MAX 1000u      /* entries per page of GET /v1/entries */
 #define TZD_PAGE_SCAN_MAX 20000u /* entries looked at per page when filtering by type */
+#define TZD_PARAM_NAME_MAX 32u   /* bytes of a query parameter's name */
+#define TZD_PARAM_VALUE_MAX 64u  /* bytes of a number, date or flag parameter (ids: 128) */
 
 /* What the writer last made durable: a RocksDB snapshot taken right after
  * the commit, with the log size and signed checkpoint it holds. A read

@@ -255,7 +255,12 @@ int tz_apply_key_get(tz_store_batch *batch, const uint8_t pk[32], tz_key_record 
 
 int tz_apply_id_get(tz_store_batch *batch, const char *id, size_t len, uint64_t *seq, tz_err *err)
 {
-    uint8_t k[TZ_STATEMENT_ID_MAX + 8];
+    /* The key is built on the stack: a longer id (no statement can have
+     * one, tz_statement_check_id) is refused before it is copied. */
+    uint8_t k[sizeof ID_PREFIX + TZ_STATEMENT_ID_MAX];
+    if (len == 0 || len > TZ_STATEMENT_ID_MAX)
+        return tz_err_set(err, TZ_ERR_INPUT, "id: %zu bytes (at most %d, at least 1)", len,
+                          TZ_STATEMENT_ID_MAX);
     size_t klen = index_key(k, ID_PREFIX, id, len, NULL, 0);
     uint8_t *val = NULL;
     size_t vlen = 0;
@@ -686,7 +691,10 @@ int tz_apply_statement(tz_apply_ctx *ctx, tz_err *err)
         msgpack_sbuffer_destroy(&sb);
         return tz_err_set(err, TZ_ERR_NOMEM, "id index: out of memory");
     }
-    uint8_t k[TZ_STATEMENT_ID_MAX + 8];
+    uint8_t k[sizeof ID_PREFIX + TZ_STATEMENT_ID_MAX];
+    if (st->id_len == 0 || st->id_len > TZ_STATEMENT_ID_MAX) /* the codec refused it already */
+        return tz_err_set(err, TZ_ERR_INPUT, "id: %zu bytes (at most %d, at least 1)",
+                          st->id_len, TZ_STATEMENT_ID_MAX);
     size_t klen = index_key(k, ID_PREFIX, st->id, st->id_len, NULL, 0);
     tz_store_batch_put(ctx->batch, TZ_CF_INDEX, k, klen, sb.data, sb.size);
     msgpack_sbuffer_destroy(&sb);

@@ -118,7 +118,10 @@ int tz_apply_statement(tz_apply_ctx *ctx, tz_err *err) TZ_MUST_CHECK;
 int tz_apply_key_get(tz_store_batch *batch, const uint8_t pk[32], tz_key_record *out,
                      tz_err *err) TZ_MUST_CHECK;
 
-/* Reads the seq of statement id, TZ_ERR_NOTFOUND when unused. */
+/* Reads the seq of statement id, TZ_ERR_NOTFOUND when unused.
+ * TZ_ERR_INPUT ("id: N bytes (at most 128, at least 1)") when len is 0 or
+ * above TZ_STATEMENT_ID_MAX, before anything is read or copied: no
+ * statement can carry such an id. *seq is left alone on every error. */
 int tz_apply_id_get(tz_store_batch *batch, const char *id, size_t len, uint64_t *seq,
                     tz_err *err) TZ_MUST_CHECK;
 

@@ -152,3 +152,38 @@ size_t tz_utf8_next(uint32_t *cp, const uint8_t *s, size_t len)
     *cp = c;
     return n;
 }
+
+int tz_text_check(const char *field, const char *s, size_t len, size_t max, tz_err *err)
+{
+    if (len == 0)
+        return tz_err_set(err, TZ_ERR_INPUT, "%s: empty (1..%zu bytes)", field, max);
+    if (len > max)
+        return tz_err_set(err, TZ_ERR_INPUT, "%s: %zu bytes (at most %zu)", field, len, max);
+    const uint8_t *b = (const uint8_t *)s;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp = 0;
+        size_t n = tz_utf8_next(&cp, b + i, len - i);
+        if (n == 0)
+            return tz_err_set(err, TZ_ERR_INPUT, "%s: not valid UTF-8 (byte %zu)", field, i);
+        if (cp == 0)
+            return tz_err_set(err, TZ_ERR_INPUT, "%s: contains a NUL byte (byte %zu)", field, i);
+        i += n;
+    }
+    return TZ_OK;
+}
+
+size_t tz_utf8_repair(char *s, size_t len)
+{
+    size_t fixed = 0;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t n = tz_utf8_next(&cp, (const uint8_t *)s + i, len - i);
+        if (n == 0) {
+            s[i] = '?';
+            fixed++;
+            n = 1;
+        }
+        i += n;
+    }
+    return fixed;
+}

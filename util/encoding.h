@@ -60,4 +60,18 @@ int tz_hex_decode(uint8_t *out, size_t cap, size_t *out_len, const char *hex, si
  * U+D800..U+DFFF, nothing above U+10FFFF). */
 size_t tz_utf8_next(uint32_t *cp, const uint8_t *s, size_t len);
 
+/* Checks a text value that came from outside (a query parameter, a command
+ * line option) before it is used: 1..max bytes, well-formed UTF-8
+ * (tz_utf8_next), no NUL byte. field names it in the message, e.g.
+ * "person: 129 bytes (at most 128)" or "id: not valid UTF-8 (byte 3)".
+ * Returns TZ_OK or TZ_ERR_INPUT (err filled); reads s[0..len) only. */
+int tz_text_check(const char *field, const char *s, size_t len, size_t max,
+                  tz_err *err) TZ_MUST_CHECK;
+
+/* Makes s[0..len) well-formed UTF-8 in place by replacing every byte that
+ * does not start a valid sequence with '?'; the length is unchanged (a
+ * message cut in the middle of a character by snprintf loses nothing else).
+ * Returns the number of bytes replaced. Cannot fail. */
+size_t tz_utf8_repair(char *s, size_t len);
+
 #endif
