@@ -241,6 +241,11 @@ int tz_view_list(tz_store *store, const char *view, const char *prefix, size_t p
             continue; /* not a version key */
         size_t subj_len = kl - 9 - head;
         const uint8_t *subj = k + head;
+        if (subj_len > sizeof done) { /* never written so (key_prefix): damage */
+            rc = tz_err_set(err, TZ_ERR_IO, "view %s: a stored key is %zu bytes, longer than "
+                            "any written (%d); run verify", view, kl, TZ_VIEW_KEY_MAX);
+            break;
+        }
         if (done_len == subj_len && memcmp(done, subj, subj_len) == 0)
             continue; /* an older version of a subject already answered */
         uint64_t seq = ~tz_store_u64_from_key(k + kl - 8);

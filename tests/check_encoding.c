@@ -304,6 +304,67 @@ START_TEST(utf8_known_bad)
 }
 END_TEST
 
+/* tz_text_check: a table of values at, under and over a bound of 8 bytes,
+ * with the message each must give (field and rule). */
+START_TEST(text_check_table)
+{
+    static const struct {
+        const char *s;
+        size_t len;
+        int ok;
+        const char *msg;
+    } cases[] = {
+        {"a", 1, 1, NULL},
+        {"1234567", 7, 1, NULL},
+        {"12345678", 8, 1, NULL},
+        {"123456789", 9, 0, "f: 9 bytes (at most 8)"},
+        {"", 0, 0, "f: empty (1..8 bytes)"},
+        {"\xe9\xab\x98", 3, 1, NULL},               /* 高 */
+        {"ab\xe9\xab", 4, 0, "f: not valid UTF-8 (byte 2)"}, /* cut in a character */
+        {"\xff", 1, 0, "f: not valid UTF-8 (byte 0)"},
+        {"\xc0\x80", 2, 0, "f: not valid UTF-8 (byte 0)"}, /* overlong NUL */
+        {"\xed\xa0\x80", 3, 0, "f: not valid UTF-8 (byte 0)"}, /* surrogate */
+        {"a\0b", 3, 0, "f: contains a NUL byte (byte 1)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tz_err e;
+        tz_err_clear(&e);
+        int rc = tz_text_check("f", cases[i].s, cases[i].len, 8, &e);
+        ck_assert_msg((rc == TZ_OK) == cases[i].ok, "case %zu: %d %s", i, rc, e.msg);
+        if (!cases[i].ok) {
+            ck_assert_int_eq(rc, TZ_ERR_INPUT);
+            ck_assert_str_eq(e.msg, cases[i].msg);
+        }
+    }
+}
+END_TEST
+
+/* tz_utf8_repair: valid text is untouched; each bad byte becomes '?', the
+ * length stays, and the result always passes tz_text_check. */
+START_TEST(utf8_repair)
+{
+    char ok[] = "\xe9\xab\x98 ok";
+    ck_assert_uint_eq(tz_utf8_repair(ok, strlen(ok)), 0);
+    ck_assert_str_eq(ok, "\xe9\xab\x98 ok");
+    char cut[] = "id \xe9\xab";
+    ck_assert_uint_eq(tz_utf8_repair(cut, strlen(cut)), 2);
+    ck_assert_str_eq(cut, "id ??");
+    char bad[] = "\xff\xfe\xc0\x80x";
+    ck_assert_uint_eq(tz_utf8_repair(bad, strlen(bad)), 4);
+    ck_assert_str_eq(bad, "????x");
+    uint32_t state = 12345;
+    for (int round = 0; round < 2000; round++) {
+        char buf[16];
+        for (size_t i = 0; i < sizeof buf; i++) {
+            state = state * 1103515245u + 12345u;
+            buf[i] = (char)((state >> 16) | 1); /* no NUL */
+        }
+        tz_utf8_repair(buf, sizeof buf);
+        ck_assert_int_eq(tz_text_check("r", buf, sizeof buf, sizeof buf, NULL), TZ_OK);
+    }
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("encoding");
@@ -324,6 +385,8 @@ static Suite *make_suite(void)
     tcase_add_test(utf8, utf8_every_scalar_decodes);
     tcase_add_test(utf8, utf8_short_inputs_match_model);
     tcase_add_test(utf8, utf8_known_bad);
+    tcase_add_test(utf8, text_check_table);
+    tcase_add_test(utf8, utf8_repair);
     suite_add_tcase(s, utf8);
     return s;
 }
