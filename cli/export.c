@@ -27,6 +27,7 @@
 #include "crypto/note.h"
 #include "ledger/bundle.h"
 #include "ledger/ledger.h"
+#include "ledger/statement.h"
 #include "ledger/witness.h"
 #include "util/encoding.h"
 #include "util/status.h"
@@ -155,6 +156,14 @@ static int export_parse(int argc, char **argv, export_opts *o)
         return fail(2, "export: --db DIR is required");
     if (o->out == NULL)
         return fail(2, "export: --out FILE is required (\"-\" for stdout)");
+    /* docs/API.md, "Limits on input": ids as the statement id */
+    const char *const ids[] = {o->person, o->village};
+    static const char *const names[] = {"--person", "--village"};
+    tz_err e;
+    for (size_t i = 0; i < 2; i++)
+        if (ids[i] != NULL &&
+            tz_text_check(names[i], ids[i], strlen(ids[i]), TZ_STATEMENT_ID_MAX, &e) != TZ_OK)
+            return fail_err(&e);
     return 0;
 }
 

@@ -26,6 +26,7 @@
 #include "cli/commands.h"
 #include "ledger/ledger.h"
 #include "ledger/replay.h"
+#include "ledger/statement.h"
 #include "util/encoding.h"
 #include "util/status.h"
 
@@ -296,6 +297,12 @@ static int history_parse(int argc, char **argv, history_opts *o)
         return fail("history", 2, "unexpected argument \"%s\"", argv[optind]);
     if ((o->person == NULL) == (o->village == NULL))
         return fail("history", 2, "give exactly one of --person P and --village V");
+    /* docs/API.md, "Limits on input": ids as the statement id */
+    tz_err e;
+    const char *id = o->person != NULL ? o->person : o->village;
+    if (tz_text_check(o->person != NULL ? "--person" : "--village", id, strlen(id),
+                      TZ_STATEMENT_ID_MAX, &e) != TZ_OK)
+        return fail("history", 3, "%s", e.msg);
     if (o->server != NULL)
         return fail("history", 2, "--server: not served yet (the signers' key records and the "
                     "change index have no endpoint); run it with --db DIR on the ledger or on a "

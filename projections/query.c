@@ -1643,6 +1643,14 @@ int tz_query_run(const char *name, const tz_query *q, json_t **out, tz_err *err)
         {"eligibility", tz_query_eligibility}, {"allowance", tz_query_allowance},
     };
     *out = NULL;
+    /* the filters come from outside (query parameters, options): the
+     * statement id's bound, so no key or message built from one is cut */
+    const char *const filters[] = {q->village, q->township, q->person, q->unit};
+    static const char *const param_names[] = {"village", "township", "person", "unit"};
+    for (size_t i = 0; i < 4; i++)
+        if (filters[i] != NULL && tz_text_check(param_names[i], filters[i], strlen(filters[i]),
+                                                TZ_STATEMENT_ID_MAX, err) != TZ_OK)
+            return TZ_ERR_INPUT;
     for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++)
         if (strcmp(queries[i].name, name) == 0)
             return queries[i].fn(q, out, err);

@@ -102,7 +102,10 @@ int tz_query_allowance(const tz_query *q, json_t **out, tz_err *err) TZ_MUST_CHE
 
 /* Runs the query named name ("roster", "attendance", "leave", "absences",
  * "handover", "term", "recall", "grade", "eligibility", "allowance").
- * TZ_ERR_USAGE for another name. */
+ * TZ_ERR_USAGE for another name; TZ_ERR_INPUT, before anything is read,
+ * when a filter (village, township, person, unit) is empty, longer than
+ * TZ_STATEMENT_ID_MAX bytes, not UTF-8 or holds a NUL ("person: 129 bytes
+ * (at most 128)"). */
 int tz_query_run(const char *name, const tz_query *q, json_t **out, tz_err *err) TZ_MUST_CHECK;
 
 /* diff: every view document changed by the entries (from, to] (from < to),

@@ -183,6 +183,20 @@ START_TEST(test_cli_filters)
                       cases[i].command, cases[i].option, rc, out);
         free(out);
     }
+    /* the inspection tools parse their own options: the same bound */
+    static const struct {
+        const char *command, *option;
+    } own[] = {{"history", "--person"}, {"history", "--village"},
+               {"export --out -", "--person"}, {"export --out -", "--village"}};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+        char *out = NULL, want[64];
+        int rc = tz_test_run(&out, TZ " %s --db '%s' %s '%s' 2>&1 >/dev/null", own[i].command,
+                             fx.db, own[i].option, over);
+        snprintf(want, sizeof want, "%s: 129 bytes (at most 128)", own[i].option);
+        ck_assert_msg(rc == 3 && strstr(out, want) != NULL, "%s %s: exit %d: %s", own[i].command,
+                      own[i].option, rc, out);
+        free(out);
+    }
     /* a type filter: 64 bytes */
     char *type = repeat('t', TZ_STATEMENT_TYPE_MAX + 1), *out = NULL;
     int rc = tz_test_run(&out, TZ " log --db '%s' --type '%s' 2>&1", fx.db, type);
