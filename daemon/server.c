@@ -1578,7 +1578,15 @@ int tzd_server_run(const tzd_config *cfg, tz_err *err)
      * the limit and that, on_request answers a JSON 413. */
     evhttp_set_max_body_size(s->http, (ev_ssize_t)(2 * cfg->max_body));
     evhttp_set_max_headers_size(s->http, (ev_ssize_t)cfg->max_headers);
-    evhttp_set_timeout(s->http, cfg->timeout_seconds);
+    /* libevent's own timeout (reset by every byte) stays as the backstop
+     * for writing to a client that does not read; it must not cut the
+     * keep-alive or request deadlines short. */
+    int backstop = s->cfg.timeout_seconds;
+    if (backstop < s->cfg.keepalive_seconds + 1)
+        backstop = s->cfg.keepalive_seconds + 1;
+    if (backstop < s->cfg.request_seconds + 1)
+        backstop = s->cfg.request_seconds + 1;
+    evhttp_set_timeout(s->http, backstop);
     evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                         EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
                                         EVHTTP_REQ_PATCH);

@@ -485,7 +485,10 @@ static void *flooder_main(void *arg)
  * flooders: it did not wait for the queued reads (on main reads went to
  * the front of the one queue, and an append waited 8 s, i.e. hundreds of
  * reads). Counted in reads answered, not in time. */
-START_TEST(test_reads_do_not_hold_back_appends)
+/* Runs FLOODERS flooders and APPENDS appends beside them against a daemon
+ * with workers workers; returns the reads answered while the appends were
+ * in flight. */
+static int appends_beside_flood(const char *workers)
 {
     enum { FLOODERS = 8, APPENDS = 5 };
     tz_ledger *l;
@@ -494,7 +497,8 @@ START_TEST(test_reads_do_not_hold_back_appends)
     tz_fixture_memos(l, &fx.cadre, 0, 1000);
     tz_ledger_close(l);
     tz_daemon d;
-    tz_daemon_start(&d, fx.db);
+    tz_daemon_opts o = {.workers = workers};
+    ck_assert_int_eq(tz_daemon_spawn(&d, fx.db, &o, NULL, 0), 0);
     atomic_int stop = 0, reads = 0;
     static flooder fl[FLOODERS];
     for (int i = 0; i < FLOODERS; i++) {
@@ -520,10 +524,80 @@ START_TEST(test_reads_do_not_hold_back_appends)
         pthread_join(fl[i].thread, NULL);
         errors += fl[i].errors;
     }
-    fprintf(stderr, "check_daemon_conn: %d appends answered while %d reads were answered "
-            "beside them (%d reads in all)\n", APPENDS, waited, atomic_load(&reads));
+    fprintf(stderr, "check_daemon_conn: --workers %s: %d appends answered while %d reads were "
+            "answered beside them (%d reads in all)\n", workers, APPENDS, waited,
+            atomic_load(&reads));
     ck_assert_int_eq(errors, 0);
     ck_assert_msg(waited < APPENDS * FLOODERS, "the appends waited for %d reads", waited);
+    ck_assert_int_eq(tz_daemon_stop(&d, SIGTERM), 0);
+    return waited;
+}
+
+/* 8 keep-alive clients loop on the largest read (1000 entries) against 2
+ * workers. Each append is answered after fewer reads than there are
+ * flooders: it did not wait for the queued reads (on main reads went to
+ * the front of the one queue, and an append waited 8 s, i.e. hundreds of
+ * reads). Counted in reads answered, not in time. */
+START_TEST(test_reads_do_not_hold_back_appends)
+{
+    (void)appends_beside_flood("2");
+}
+END_TEST
+
+/* The same with one worker: reads and writes alternate, so an append waits
+ * for at most the read running and one more. */
+START_TEST(test_one_worker_alternates)
+{
+    (void)appends_beside_flood("1");
+}
+END_TEST
+
+/* Past --max-queued-reads, a GET is answered 503 busy at once, naming the
+ * flag: 8 reads sent together to one worker with room for 2 waiting. */
+START_TEST(test_read_queue_bound)
+{
+    tz_ledger *l;
+    tz_err e;
+    ck_assert_msg(tz_ledger_open(&l, fx.db, 0, NULL, &e) == TZ_OK, "%s", e.msg);
+    tz_fixture_memos(l, &fx.cadre, 0, 1000);
+    tz_ledger_close(l);
+    static const char *const extra[] = {"--max-queued-reads", "2", NULL};
+    tz_daemon d;
+    tz_daemon_opts o = {.extra = extra, .workers = "1"};
+    ck_assert_int_eq(tz_daemon_spawn(&d, fx.db, &o, NULL, 0), 0);
+    enum { N = 8 };
+    int fds[N];
+    size_t len;
+    char *req = tz_http_format("GET", "/v1/entries?limit=1000", NULL, NULL, 0, &len);
+    for (int i = 0; i < N; i++) {
+        fds[i] = tz_http_connect_from(d.port, "127.0.0.2");
+        ck_assert_int_ge(fds[i], 0);
+    }
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(tz_http_send(fds[i], req, len), 0);
+    free(req);
+    int ok = 0, busy = 0;
+    for (int i = 0; i < N; i++) {
+        char *body = NULL;
+        int st = tz_http_read_reply(fds[i], &body);
+        close(fds[i]);
+        if (st == 200) {
+            ok++;
+        } else {
+            tz_http_expect_error(st, 503, body, "busy");
+            ck_assert_msg(strstr(body, "--max-queued-reads") != NULL, "%s", body);
+            busy++;
+        }
+        free(body);
+    }
+    ck_assert_int_ge(ok, 1);
+    ck_assert_int_ge(busy, 1);
+    ck_assert_int_ge(metric(d.port, "taizhang_rejects_total{reason=\"busy\"}"), busy);
+    /* an append is not a read: never busy */
+    char *resp = NULL;
+    ck_assert_int_eq(tz_http_post(d.port, TZ_TEST_MEMO("memo/not-busy", "w"), &fx.cadre, &resp),
+                     201);
+    free(resp);
     ck_assert_int_eq(tz_daemon_stop(&d, SIGTERM), 0);
 }
 END_TEST
@@ -541,6 +615,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_emfile_backs_off);
     tcase_add_test(tc, test_file_limit_refuses_start);
     tcase_add_test(tc, test_reads_do_not_hold_back_appends);
+    tcase_add_test(tc, test_one_worker_alternates);
+    tcase_add_test(tc, test_read_queue_bound);
     suite_add_tcase(s, tc);
     return s;
 }
