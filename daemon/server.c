@@ -871,15 +871,11 @@ static void conn_set_idle(server *s, conn *c)
     evtimer_add(c->timer, &tv);
 }
 
-/* Loop thread: the closing of c's connection by libevent (whoever closed
- * it); c is forgotten and freed. */
-static void on_conn_close(struct evhttp_connection *evcon, void *arg)
+/* Loop thread: forgets c (every count and list it is in) and frees it;
+ * its connection is left to the caller. */
+static void conn_forget(server *s, conn *c)
 {
-    server *s = arg;
-    conn *c = conn_lookup(&s->conns, evcon);
-    if (c == NULL)
-        return;
-    conn_remove(&s->conns, evcon);
+    conn_remove(&s->conns, c->evcon);
     idle_unlink(s, c);
     if (c->doomed) {
         for (conn **p = &s->reap; *p != NULL; p = &(*p)->reap_next)
@@ -910,6 +906,25 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
     update_gauges(s);
 }
 
+/* Loop thread, libevent's close callback: the connection is going, whoever
+ * closed it (the peer, an error, evhttp_free at exit). */
+static void on_conn_close(struct evhttp_connection *evcon, void *arg)
+{
+    server *s = arg;
+    conn *c = conn_lookup(&s->conns, evcon);
+    if (c != NULL)
+        conn_forget(s, c);
+}
+
+/* Loop thread: closes c's connection now. Only from outside its own
+ * callbacks, and never while the workers hold its request (CONN_BUSY). */
+static void conn_close_now(server *s, conn *c)
+{
+    struct evhttp_connection *evcon = c->evcon;
+    conn_forget(s, c);
+    evhttp_connection_free(evcon); /* its close callback finds nothing left */
+}
+
 /* Loop thread: closes c's connection at the next turn of the loop (never
  * from inside one of its own callbacks); its bytes stop counting now. */
 static void conn_doom(server *s, conn *c)
@@ -930,7 +945,7 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
 {
     server *s = arg;
     while (s->reap != NULL)
-        evhttp_connection_free(s->reap->evcon); /* on_conn_close unlinks it */
+        conn_close_now(s, s->reap); /* conn_forget unlinks it */
 }
 
 /* Loop thread: c's timer: it sent no byte for --keepalive-timeout since
@@ -950,7 +965,7 @@ static void on_conn_timer(evutil_socket_t fd, short what, void *arg)
     } else {
         count_close(s, c->refused ? TZD_CLOSE_REFUSED : TZD_CLOSE_IDLE_TIMEOUT);
     }
-    evhttp_connection_free(c->evcon);
+    conn_close_now(s, c);
 }
 
 /* Loop thread: under --max-body-memory, closes the connections holding the
@@ -1048,7 +1063,7 @@ static void admit(server *s, struct evhttp_connection *evcon, struct bufferevent
         conn *victim = eviction_victim(s, mine);
         if (victim != NULL) {
             count_close(s, TZD_CLOSE_EVICTED);
-            evhttp_connection_free(victim->evcon); /* idle: no request of ours on it */
+            conn_close_now(s, victim); /* idle: no request of ours on it */
         }
     }
     int refused = s->served >= s->cfg.max_connections          ? 1
