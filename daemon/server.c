@@ -1448,7 +1448,7 @@ static void stop_threads(server *s)
 static int bind_and_announce(server *s, tz_err *err)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_ADDRCONFIG}, *ai = NULL;
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *ai = NULL;
     char portstr[8];
     snprintf(portstr, sizeof portstr, "%u", (unsigned)s->cfg.port);
     int gai = getaddrinfo(s->cfg.address, portstr, &hints, &ai);
