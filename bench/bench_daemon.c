@@ -36,6 +36,11 @@
  *      Merkle tree, checkpoint or projection, so the ratio compares unequal
  *      work: it is what taizhang costs or saves against the obvious
  *      alternative, not a like-for-like engine race.
+ * With --mixed N,M the load is M appending clients (instead of --clients)
+ * beside N keep-alive "flooders", each looping on the largest read, GET
+ * /v1/entries?limit=1000, over a ledger first filled with 1000 memos (the
+ * library, before the daemon starts); it prints the appends' p99 and the
+ * flood reads' p99 (goal: append p99 under 50 ms with 8 flooders).
  * The client shares the machine (and its cores) with the daemon, so the
  * figures are a floor for a daemon with the cores to itself.
  * Every reply must be 201; anything else is an error (exit 2).
@@ -126,18 +131,21 @@ static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *
 typedef struct opts {
     unsigned long count, clients, workers, read_ms, ed_seconds, max_batch;
     int pg;   /* --pg: the same statements against PostgreSQL 15 afterwards */
+    unsigned long flooders; /* --mixed N,M: N read flooders (M is clients) */
 } opts;
 
 static int usage(FILE *f)
 {
     fprintf(f, "usage: %s [--count N] [--clients C] [--workers W] [--max-batch B] [--read-ms MS]\n"
-               "                    [--ed25519-seconds S] [--pg]\n"
+               "                    [--ed25519-seconds S] [--pg] [--mixed N,M]\n"
                "  --count N            pre-signed memos posted (default 20000)\n"
                "  --clients C          concurrent keep-alive connections (default 64)\n"
                "  --workers W          taizhangd --workers (default: the daemon's)\n"
                "  --max-batch B        taizhangd --max-batch (default: the daemon's)\n"
                "  --read-ms MS         one GET /v1/entries/{seq} every MS ms during the load (default 5)\n"
                "  --ed25519-seconds S  length of each ceiling loop (default 2)\n"
+               "  --mixed N,M          N clients loop on GET /v1/entries?limit=1000 while M clients\n"
+               "                       append (M replaces --clients); prints both p99s\n"
                "  --pg                 then the same statements into a hash-chained PostgreSQL 15\n"
                "                       table (needs libpq-dev at build, postgresql-15 at run time)\n",
             progname);
@@ -151,10 +159,11 @@ static int parse_opts(int argc, char **argv, opts *o)
         {"workers", required_argument, NULL, 'w'}, {"read-ms", required_argument, NULL, 'r'},
         {"max-batch", required_argument, NULL, 'b'},
         {"ed25519-seconds", required_argument, NULL, 'e'}, {"pg", no_argument, NULL, 'p'},
+        {"mixed", required_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    *o = (opts){20000, 64, 0, 5, 2, 0, 0};
+    *o = (opts){20000, 64, 0, 5, 2, 0, 0, 0};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         unsigned long *dst = NULL, min = 1, max = 100000000;
@@ -166,6 +175,19 @@ static int parse_opts(int argc, char **argv, opts *o)
         case 'r': dst = &o->read_ms; max = 10000; break;
         case 'e': dst = &o->ed_seconds; max = 60; break;
         case 'p': o->pg = 1; continue;
+        case 'm': {
+            char *comma, *end = NULL;
+            errno = 0;
+            unsigned long n = strtoul(optarg, &comma, 10), m = 0;
+            if (errno == 0 && comma != optarg && *comma == ',')
+                m = strtoul(comma + 1, &end, 10);
+            if (errno != 0 || comma == optarg || *comma != ',' || end == comma + 1 || *end != '\0' ||
+                n < 1 || n > 256 || m < 1 || m > 4096)
+                return fail("--mixed %s: expects N,M (1..256 flooders, 1..4096 appenders)", optarg);
+            o->flooders = n;
+            o->clients = m;
+            continue;
+        }
         case 'h': usage(stdout); return -1;
         default: return usage(stderr);
         }
@@ -320,11 +342,22 @@ static int daemon_start(const char *db, const opts *o, pid_t *pid, int *port)
     char *slash = strrchr(exe, '/');
     *slash = '\0';
     snprintf(bin, sizeof bin, "%s/taizhangd", exe);
-    char workers[32], batch[32];
+    char workers[32], batch[32], conns[32];
     snprintf(workers, sizeof workers, "%lu", o->workers);
     snprintf(batch, sizeof batch, "%lu", o->max_batch);
-    const char *argv[12] = {"taizhangd", "--db", db, "--listen", "127.0.0.1:0"};
+    /* every client is on 127.0.0.1: one host, to the daemon */
+    unsigned long need = o->clients + o->flooders + 8;
+    snprintf(conns, sizeof conns, "%lu", need);
+    const char *argv[16] = {"taizhangd", "--db", db, "--listen", "127.0.0.1:0"};
     int k = 5;
+    if (need > 128) {
+        argv[k++] = "--max-connections-per-host";
+        argv[k++] = conns;
+    }
+    if (need > 1024) {
+        argv[k++] = "--max-connections";
+        argv[k++] = conns;
+    }
     if (o->workers) {
         argv[k++] = "--workers";
         argv[k++] = workers;
@@ -592,6 +625,116 @@ static void *reader_main(void *arg)
     tv.tv_usec %= 1000000;
     event_add(r->tick, &tv);
     event_base_dispatch(r->base);
+    return NULL;
+}
+
+/* ---- the read flood (--mixed) ----------------------------------------------------- */
+
+#define FLOOD_PREFILL 1000 /* memos in the ledger before the daemon starts */
+#define FLOOD_PATH "/v1/entries?limit=1000"
+
+/* Appends FLOOD_PREFILL memos "bench/prefill/N" to the ledger at db (one
+ * group commit), so that every flood read returns a full page. */
+static int prefill(const char *db, const tz_secret_key *cadre)
+{
+    tz_ledger *l;
+    tz_err e;
+    if (tz_ledger_open(&l, db, 0, NULL, &e) != TZ_OK)
+        return fail("open: %s", e.msg);
+    signed_memo *sm = calloc(FLOOD_PREFILL, sizeof *sm);
+    tz_submission *subs = calloc(FLOOD_PREFILL, sizeof *subs);
+    tz_append_result *res = calloc(FLOOD_PREFILL, sizeof *res);
+    int rc = sm && subs && res ? 0 : fail("out of memory");
+    size_t made = 0;
+    for (; rc == 0 && made < FLOOD_PREFILL; made++) {
+        char id[64];
+        snprintf(id, sizeof id, "bench/prefill/%zu", made);
+        msgpack_sbuffer_init(&sm[made].sb);
+        json_t *st = json_pack("{s:s,s:s,s:s,s:{s:s}}", "type", "memo", "id", id, "at", AT,
+                               "body", "text", "民情日志: 走访农户, 记录诉求 (预置)");
+        rc = st ? sign_json(&sm[made], cadre, st) : fail("out of memory");
+        json_decref(st);
+        subs[made] = (tz_submission){(const uint8_t *)sm[made].sb.data, sm[made].sb.size,
+                                     &sm[made].sig, 1};
+    }
+    if (rc == 0 && tz_ledger_append(l, subs, FLOOD_PREFILL, res, NULL, 0, &e) != TZ_OK)
+        rc = fail("prefill: %s", e.msg);
+    for (size_t i = 0; rc == 0 && i < FLOOD_PREFILL; i++)
+        if (res[i].status != TZ_OK)
+            rc = fail("prefill %zu: %s", i, res[i].err.msg);
+    for (size_t i = 0; i < made; i++)
+        msgpack_sbuffer_destroy(&sm[i].sb);
+    free(sm);
+    free(subs);
+    free(res);
+    tz_ledger_close(l);
+    return rc;
+}
+
+/* One flooder: a blocking keep-alive connection sending FLOOD_PATH as soon
+ * as the previous reply is read, until stop. */
+typedef struct flooder {
+    pthread_t thread;
+    int port, errors;
+    _Atomic int *stop;
+    uint64_t *lat_ns;
+    size_t n, cap;
+} flooder;
+
+/* Reads one reply (headers, then Content-Length bytes) into buf, which
+ * grows. The status, or -1. */
+static int flood_read_reply(int fd, char **buf, size_t *cap)
+{
+    size_t len = 0, want = 0;
+    char *end = NULL;
+    for (;;) {
+        if (len + 1 >= *cap) {
+            char *bigger = realloc(*buf, *cap * 2);
+            if (bigger == NULL)
+                return -1;
+            *buf = bigger;
+            *cap *= 2;
+        }
+        ssize_t r = recv(fd, *buf + len, *cap - len - 1, 0);
+        if (r <= 0)
+            return -1;
+        len += (size_t)r;
+        (*buf)[len] = '\0';
+        if (end == NULL && (end = strstr(*buf, "\r\n\r\n")) != NULL) {
+            const char *cl = strstr(*buf, "Content-Length: ");
+            want = (size_t)(end + 4 - *buf) + (cl && cl < end ? strtoul(cl + 16, NULL, 10) : 0);
+        }
+        if (end != NULL && len >= want)
+            return strncmp(*buf, "HTTP/1.1 ", 9) == 0 ? atoi(*buf + 9) : -1;
+    }
+}
+
+static void *flooder_main(void *arg)
+{
+    flooder *f = arg;
+    static const char req[] = "GET " FLOOD_PATH " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    size_t cap = 1 << 20;
+    char *buf = malloc(cap);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (buf == NULL || fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        f->errors++;
+    } else {
+        while (!atomic_load(f->stop)) {
+            uint64_t t0 = now_ns();
+            if (send(fd, req, sizeof req - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof req - 1) ||
+                flood_read_reply(fd, &buf, &cap) != 200) {
+                f->errors++;
+                break;
+            }
+            if (f->n < f->cap)
+                f->lat_ns[f->n++] = now_ns() - t0;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    free(buf);
     return NULL;
 }
 
@@ -1457,6 +1600,8 @@ int main(int argc, char **argv)
     load l = {0};
     reader r = {0};
     client *cl = NULL;
+    flooder *fl = NULL;
+    size_t nflooders = 0;
     char vkey[TZ_KEY_STRING_MAX];
     tz_err e;
     signed_memo sm;
@@ -1466,6 +1611,11 @@ int main(int argc, char **argv)
     if (tz_key_format_public(vkey, sizeof vkey, &cadre.pub, &e) != TZ_OK) {
         rc = fail("%s", e.msg);
         goto out;
+    }
+    if (o.flooders > 0) {
+        fprintf(stderr, "%s: --mixed: %d memos into the ledger first\n", progname, FLOOD_PREFILL);
+        if ((rc = prefill(db, &cadre)) != 0)
+            goto out;
     }
 
     fprintf(stderr, "%s: signing %lu memos\n", progname, o.count);
@@ -1544,9 +1694,32 @@ int main(int argc, char **argv)
         }
         evhttp_connection_set_timeout(cl[i].conn, 60);
     }
+    _Atomic int flood_stop = 0;
+    fl = calloc(o.flooders ? o.flooders : 1, sizeof *fl);
+    if (fl == NULL) {
+        rc = fail("out of memory");
+        goto out;
+    }
     pthread_t rt;
     pthread_create(&rt, NULL, reader_main, &r);
-    fprintf(stderr, "%s: posting %lu memos from %lu clients\n", progname, o.count, o.clients);
+    for (size_t i = 0; i < o.flooders; i++) {
+        fl[i] = (flooder){.port = l.port, .stop = &flood_stop, .cap = 1u << 16};
+        fl[i].lat_ns = calloc(fl[i].cap, sizeof *fl[i].lat_ns);
+        if (fl[i].lat_ns == NULL || pthread_create(&fl[i].thread, NULL, flooder_main, &fl[i]) != 0) {
+            rc = fail("cannot start flooder %zu", i);
+            atomic_store(&flood_stop, 1);
+            for (size_t k = 0; k < i; k++)
+                pthread_join(fl[k].thread, NULL);
+            atomic_store(&r.stop, 1);
+            pthread_join(rt, NULL);
+            goto out;
+        }
+        nflooders++;
+    }
+    if (o.flooders > 0) /* every flooder has a read in flight before the appends start */
+        usleep(200000);
+    fprintf(stderr, "%s: posting %lu memos from %lu clients%s\n", progname, o.count, o.clients,
+            o.flooders ? " beside the read flood" : "");
     uint64_t t0 = now_ns();
     for (size_t i = 0; i < o.clients; i++)
         client_send(&cl[i]);
@@ -1554,6 +1727,15 @@ int main(int argc, char **argv)
     uint64_t elapsed = now_ns() - t0;
     double daemon_cpu = proc_cpu_seconds(pid) - cpu0;
     double client_cpu = proc_cpu_seconds(getpid()) - self0;
+    atomic_store(&flood_stop, 1);
+    size_t flood_n = 0;
+    int flood_errors = 0;
+    for (size_t i = 0; i < nflooders; i++) {
+        pthread_join(fl[i].thread, NULL);
+        flood_n += fl[i].n;
+        flood_errors += fl[i].errors;
+    }
+    nflooders = 0;
     atomic_store(&r.stop, 1);
     pthread_join(rt, NULL);
     if (l.failed) {
@@ -1589,6 +1771,31 @@ int main(int argc, char **argv)
     printf("{\"bench\":\"ed25519\",\"verify_per_s_one_core\":%.0f,\"verify_per_s_two_cores\":%.0f,"
            "\"ratio_to_one_core\":%.3f,\"ratio_to_two_cores\":%.3f,\"goal_ratio_to_two_cores\":0.75}\n",
            one, two, tput / one, tput / two);
+    if (o.flooders > 0) {
+        uint64_t *all = calloc(flood_n ? flood_n : 1, sizeof *all);
+        if (all == NULL) {
+            rc = fail("out of memory");
+            goto out;
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < o.flooders; i++) {
+            memcpy(all + k, fl[i].lat_ns, fl[i].n * sizeof *all);
+            k += fl[i].n;
+        }
+        qsort(all, flood_n, sizeof *all, cmp_u64);
+        printf("{\"bench\":\"daemon_mixed\",\"read_flooders\":%lu,\"append_clients\":%lu,"
+               "\"flood_endpoint\":\"%s\",\"flood_reads\":%zu,\"flood_reads_per_s\":%.0f,"
+               "\"flood_p50_ms\":%.2f,\"flood_p99_ms\":%.2f,\"appends_per_s\":%.0f,"
+               "\"append_p50_ms\":%.2f,\"append_p99_ms\":%.2f,\"append_max_ms\":%.2f,"
+               "\"goal_append_p99_ms\":50}\n",
+               o.flooders, o.clients, FLOOD_PATH, flood_n, (double)flood_n / secs,
+               pct_ms(all, flood_n, 0.5), pct_ms(all, flood_n, 0.99), tput,
+               pct_ms(l.lat_ns, o.count, 0.5), pct_ms(l.lat_ns, o.count, 0.99),
+               pct_ms(l.lat_ns, o.count, 1.0));
+        free(all);
+        if (flood_errors)
+            rc = fail("%d flood read(s) failed", flood_errors);
+    }
     fflush(stdout);
     if (r.errors)
         rc = fail("%d read(s) failed", r.errors);
@@ -1602,6 +1809,9 @@ int main(int argc, char **argv)
 out:
     if (pid > 0 && daemon_stop(pid) != 0)
         rc = 2;
+    for (size_t i = 0; fl != NULL && i < o.flooders; i++)
+        free(fl[i].lat_ns);
+    free(fl);
     if (cl)
         for (size_t i = 0; i < o.clients; i++)
             if (cl[i].conn)

@@ -56,7 +56,10 @@ int tzd_metrics_reason(int tz_code)
 
 static const char *const reason_names[TZD_REJECT_COUNT] = {
     "input", "signature", "forbidden", "conflict", "rule", "too_large", "store",
-    "shutting_down", "too_many_connections", "other"};
+    "shutting_down", "too_many_connections", "other", "busy"};
+
+static const char *const close_names[TZD_CLOSE_COUNT] = {
+    "evicted_idle", "request_timeout", "keepalive_timeout", "body_memory", "refused"};
 
 /* A growing text buffer; a failed allocation sticks (oom). */
 typedef struct text {
@@ -141,6 +144,21 @@ char *tzd_metrics_render(tzd_metrics *m, size_t *len)
             get(&m->connections));
     counter(&t, "taizhang_store_failed", "gauge",
             "1 while the store refuses writes (a failed commit; reopening).", get(&m->store_failed));
+    counter(&t, "taizhang_connections_refused", "gauge",
+            "Connections over a limit, held only to answer 503.", get(&m->connections_refused));
+    add(&t, "# HELP taizhang_connections_closed_total Connections the daemon closed, by reason.\n"
+            "# TYPE taizhang_connections_closed_total counter\n");
+    for (int i = 0; i < TZD_CLOSE_COUNT; i++)
+        add(&t, "taizhang_connections_closed_total{reason=\"%s\"} %llu\n", close_names[i],
+            (unsigned long long)get(&m->closes[i]));
+    counter(&t, "taizhang_body_memory_bytes", "gauge",
+            "Bytes of request bodies buffered (bounded by --max-body-memory).",
+            get(&m->body_memory));
+    counter(&t, "taizhang_reads_queued", "gauge", "Reads waiting for a worker.",
+            get(&m->reads_queued));
+    counter(&t, "taizhang_accept_errors_total", "counter",
+            "accept() failures (out of descriptors: EMFILE, ENFILE), each pausing accepts.",
+            get(&m->accept_errors));
     hist(&t, "taizhang_batch_size", "Statements per group commit.", &m->batch_size);
     hist(&t, "taizhang_commit_seconds",
          "One group commit: decide, write and fsync of the batch.", &m->commit_seconds);

@@ -28,7 +28,17 @@ typedef struct tzd_histogram {
 enum {
     TZD_REJECT_INPUT, TZD_REJECT_SIGNATURE, TZD_REJECT_FORBIDDEN, TZD_REJECT_CONFLICT,
     TZD_REJECT_RULE, TZD_REJECT_TOO_LARGE, TZD_REJECT_STORE, TZD_REJECT_SHUTTING_DOWN,
-    TZD_REJECT_CONNECTIONS, TZD_REJECT_OTHER, TZD_REJECT_COUNT
+    TZD_REJECT_CONNECTIONS, TZD_REJECT_OTHER, TZD_REJECT_BUSY, TZD_REJECT_COUNT
+};
+
+/* Connections the daemon closed itself, by reason. */
+enum {
+    TZD_CLOSE_EVICTED,         /* idle, to make room for a host with fewer connections */
+    TZD_CLOSE_REQUEST_TIMEOUT, /* request not complete within --request-timeout */
+    TZD_CLOSE_IDLE_TIMEOUT,    /* no byte for --keepalive-timeout */
+    TZD_CLOSE_BODY_MEMORY,     /* the largest unfinished body past --max-body-memory */
+    TZD_CLOSE_REFUSED,         /* over a connection limit, not answered */
+    TZD_CLOSE_COUNT
 };
 
 typedef struct tzd_metrics {
@@ -40,6 +50,11 @@ typedef struct tzd_metrics {
     atomic_uint_fast64_t requests_in_flight;
     atomic_uint_fast64_t connections;      /* connections being served */
     atomic_uint_fast64_t store_failed;     /* 1 while the store refuses writes (reopening) */
+    atomic_uint_fast64_t connections_refused; /* held only to answer 503 */
+    atomic_uint_fast64_t closes[TZD_CLOSE_COUNT];
+    atomic_uint_fast64_t body_memory;      /* bytes of request bodies buffered */
+    atomic_uint_fast64_t reads_queued;     /* reads waiting for a worker */
+    atomic_uint_fast64_t accept_errors;    /* accept() failures (EMFILE...) */
     tzd_histogram batch_size;              /* statements per commit */
     tzd_histogram commit_seconds;          /* decide + write + fsync of one batch */
     tzd_histogram append_seconds;          /* POST received .. reply sent */

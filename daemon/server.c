@@ -15,22 +15,33 @@
  * at once (routing errors, /healthz, /metrics) or when its job comes back
  * through the done queue. in_flight counts the jobs out; SIGTERM stops
  * accepting and the loop exits when in_flight reaches 0.
+ *
+ * What a client may hold is bounded (docs/API.md "Connections and
+ * fairness"): connections from accept on, in all and per source address;
+ * time per request (a deadline bytes do not extend) and per idle
+ * keep-alive; bytes of request bodies buffered in all; reads queued; and
+ * writes keep a worker that reads cannot take.
  */
 #include "daemon/server.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <event2/thread.h>
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +68,7 @@ typedef struct job {
     tzd_submission sub;
     tzd_reply reply;
     double t0;                   /* monotonic seconds at receipt */
+    size_t charge;               /* bytes of --max-body-memory held until the reply */
 } job;
 
 typedef struct queue {
@@ -80,31 +92,32 @@ static void queue_destroy(queue *q)
     pthread_cond_destroy(&q->cv);
 }
 
-static void queue_push(queue *q, job *j)
+static void list_append(job **head, job **tail, job *j)
 {
     j->next = NULL;
-    pthread_mutex_lock(&q->mu);
-    if (q->tail != NULL)
-        q->tail->next = j;
+    if (*tail != NULL)
+        (*tail)->next = j;
     else
-        q->head = j;
-    q->tail = j;
-    pthread_cond_signal(&q->cv);
-    pthread_mutex_unlock(&q->mu);
+        *head = j;
+    *tail = j;
 }
 
-/* Puts j at the front: a read goes ahead of the statements waiting to be
- * verified, so a query is not answered only after ~50 us of signature
- * checking per statement queued before it (measured: read p99 under 64
- * appending clients fell from ~7 ms). Reads are short; appends are not
- * starved, since each read takes one worker only briefly. */
-static void queue_push_front(queue *q, job *j)
+static job *list_pop(job **head, job **tail)
+{
+    job *j = *head;
+    if (j != NULL) {
+        *head = j->next;
+        if (*head == NULL)
+            *tail = NULL;
+        j->next = NULL;
+    }
+    return j;
+}
+
+static void queue_push(queue *q, job *j)
 {
     pthread_mutex_lock(&q->mu);
-    j->next = q->head;
-    q->head = j;
-    if (q->tail == NULL)
-        q->tail = j;
+    list_append(&q->head, &q->tail, j);
     pthread_cond_signal(&q->cv);
     pthread_mutex_unlock(&q->mu);
 }
@@ -169,6 +182,105 @@ static void queue_close(queue *q)
     pthread_mutex_unlock(&q->mu);
 }
 
+/* The workers' queue: reads and writes (appends, cosignatures) wait apart,
+ * so that a flood of reads cannot stand between a statement and the
+ * writer. Measured before: 8 connections looping on GET /v1/entries?
+ * limit=1000 (each read ~10 ms of JSON) held both workers and kept the
+ * queue full, and one append waited 8 s behind them. Now a worker takes a
+ * write first whenever one waits, and at most read_slots (workers - 1)
+ * reads run at once, so one worker is always free for writes. With a
+ * single worker, reads and writes alternate while both wait. Queued reads
+ * are bounded (max_reads); one more is refused with 503 busy. */
+typedef struct work_queue {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    job *reads, *reads_tail, *writes, *writes_tail;
+    size_t reads_queued, reads_running, read_slots, max_reads;
+    int single;    /* one worker: alternate */
+    int last_read; /* single: the last job taken was a read */
+    int closed;
+} work_queue;
+
+static void work_init(work_queue *q, unsigned workers, size_t max_reads)
+{
+    memset(q, 0, sizeof *q);
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+    q->single = workers <= 1;
+    q->read_slots = workers > 1 ? workers - 1 : 1;
+    q->max_reads = max_reads;
+}
+
+static void work_destroy(work_queue *q)
+{
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->cv);
+}
+
+/* Queues j (a read or a write). Returns 0, or -1 when j is a read and
+ * max_reads reads are queued already (j is not queued). *queued gets the
+ * reads queued after the call. */
+static int work_push(work_queue *q, job *j, size_t *queued)
+{
+    int rc = 0;
+    pthread_mutex_lock(&q->mu);
+    if (j->kind != JOB_READ) {
+        list_append(&q->writes, &q->writes_tail, j);
+        pthread_cond_signal(&q->cv);
+    } else if (q->reads_queued >= q->max_reads) {
+        rc = -1;
+    } else {
+        list_append(&q->reads, &q->reads_tail, j);
+        q->reads_queued++;
+        pthread_cond_signal(&q->cv);
+    }
+    *queued = q->reads_queued;
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+/* Worker: ends the read it ran (finished_read) and takes the next job,
+ * waiting while there is none it may take. NULL once closed and empty. */
+static job *work_take(work_queue *q, int finished_read, atomic_uint_fast64_t *queued_gauge)
+{
+    job *j = NULL;
+    pthread_mutex_lock(&q->mu);
+    if (finished_read) {
+        q->reads_running--;
+        if (q->reads != NULL) /* a worker held back by the cap may go */
+            pthread_cond_signal(&q->cv);
+    }
+    for (;;) {
+        int can_read = q->reads != NULL && q->reads_running < q->read_slots;
+        if (q->writes != NULL && (!can_read || !q->single || q->last_read)) {
+            j = list_pop(&q->writes, &q->writes_tail);
+            q->last_read = 0;
+            break;
+        }
+        if (can_read) {
+            j = list_pop(&q->reads, &q->reads_tail);
+            q->reads_queued--;
+            q->reads_running++;
+            q->last_read = 1;
+            break;
+        }
+        if (q->closed && q->reads == NULL && q->writes == NULL)
+            break;
+        pthread_cond_wait(&q->cv, &q->mu);
+    }
+    atomic_store(queued_gauge, q->reads_queued);
+    pthread_mutex_unlock(&q->mu);
+    return j;
+}
+
+static void work_close(work_queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->closed = 1;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
 static void job_free(job *j)
 {
     if (j == NULL)
@@ -183,13 +295,60 @@ static void job_free(job *j)
 
 /* ---- connections ------------------------------------------------------------------ */
 
-/* The connections being served, for the limit on their number: libevent
- * 2.1 has no such limit and no per-connection user data, so the loop thread
- * keeps the set itself (open addressing on the pointer, capacity a power of
- * two at least twice the limit, backward-shift deletion). A connection
- * joins at its first request and leaves through its close callback. */
+/* Every connection is known from accept to close (libevent 2.1 has no
+ * limit on connections and no per-connection user data, so the loop thread
+ * keeps its own record). evhttp asks us for each new connection's
+ * bufferevent (evhttp_set_bevcb) in the middle of accepting it, before the
+ * connection has an address; the bufferevent is held (a reference) and an
+ * event runs admit_pending right after the accept callback, before any
+ * byte of the connection can be read, and decides:
+ *   served    counts toward --max-connections and, per source address,
+ *             --max-connections-per-host;
+ *   refused   one connection too many (of all, or of its host): held in a
+ *             small lane (REFUSAL_LANE connections, REFUSAL_SECONDS) only so
+ *             that its first request is answered 503 too_many_connections
+ *             and closed; past the lane it is closed at once.
+ * At the limit, a newcomer evicts the served connection that has been idle
+ * longest (no request bytes since its last reply), taken from a host that
+ * holds at least two connections more than the newcomer's: idle keep-alive
+ * connections give way first, and one host cannot push out another with
+ * fewer connections (nor shuffle its own).
+ *
+ * Each connection has one timer: idle (after accept or after a reply) it
+ * is closed after --keepalive-timeout without a byte; from the first byte
+ * of a request it has --request-timeout for the whole request, headers and
+ * body, which later bytes do not extend; while its request is with the
+ * workers there is no timer. Bytes received of a request being read are
+ * charged to --max-body-memory (the input hook on the bufferevent sees
+ * every read); past it, the connection holding the most is closed first. */
+
+#define REFUSAL_LANE 32       /* connections held only to answer 503 */
+#define REFUSAL_SECONDS 2     /* how long one may take to send its request */
+
+enum conn_state { CONN_IDLE, CONN_READING, CONN_BUSY };
+
+typedef struct conn {
+    struct server *s;
+    struct evhttp_connection *evcon;
+    struct bufferevent *bev;
+    struct evbuffer_cb_entry *input_hook;
+    struct event *timer;
+    uint8_t host[16];            /* the peer address (IPv4 as ::ffff:a.b.c.d) */
+    char host_text[INET6_ADDRSTRLEN];
+    enum conn_state state;
+    int refused;                 /* 0, or the limit that refused it (1 all, 2 host) */
+    int doomed;                  /* to be closed by reap (its memory is no longer charged) */
+    size_t charged;              /* bytes of the request being read */
+    struct conn *prev, *next;    /* every connection, oldest first */
+    struct conn *idle_prev, *idle_next; /* idle served ones, longest idle first */
+    int in_idle;
+    struct conn *reap_next;
+} conn;
+
+/* Open addressing on the evhttp_connection pointer, capacity a power of
+ * two at least twice the members, backward-shift deletion. */
 typedef struct conn_set {
-    struct evhttp_connection **slot;
+    conn **slot;
     size_t mask, count;
 } conn_set;
 
@@ -204,21 +363,26 @@ static int conn_set_init(conn_set *set, size_t limit)
     return set->slot != NULL ? 0 : -1;
 }
 
-static size_t conn_hash(const conn_set *set, const struct evhttp_connection *c)
+static size_t ptr_hash(const conn_set *set, const void *p)
 {
-    uintptr_t x = (uintptr_t)c;
+    uintptr_t x = (uintptr_t)p;
     x ^= x >> 17;
     x *= (uintptr_t)0x9E3779B97F4A7C15ull;
     return (size_t)(x >> 7) & set->mask;
 }
 
-/* The slot holding c, or the empty slot where it would go. */
+/* The slot holding the connection of c, or the empty slot where it would go. */
 static size_t conn_find(const conn_set *set, const struct evhttp_connection *c)
 {
-    size_t i = conn_hash(set, c);
-    while (set->slot[i] != NULL && set->slot[i] != c)
+    size_t i = ptr_hash(set, c);
+    while (set->slot[i] != NULL && set->slot[i]->evcon != c)
         i = (i + 1) & set->mask;
     return i;
+}
+
+static conn *conn_lookup(const conn_set *set, const struct evhttp_connection *c)
+{
+    return c != NULL ? set->slot[conn_find(set, c)] : NULL;
 }
 
 static void conn_remove(conn_set *set, const struct evhttp_connection *c)
@@ -230,7 +394,7 @@ static void conn_remove(conn_set *set, const struct evhttp_connection *c)
     set->count--;
     /* Move back every later member of the run that its home slot allows. */
     for (size_t j = (i + 1) & set->mask; set->slot[j] != NULL; j = (j + 1) & set->mask) {
-        size_t home = conn_hash(set, set->slot[j]);
+        size_t home = ptr_hash(set, set->slot[j]->evcon);
         if (((j - home) & set->mask) >= ((j - i) & set->mask)) {
             set->slot[i] = set->slot[j];
             set->slot[j] = NULL;
@@ -239,6 +403,86 @@ static void conn_remove(conn_set *set, const struct evhttp_connection *c)
     }
 }
 
+/* Served connections per source address: the same open addressing, on the
+ * 16-byte address; an entry leaves when its count drops to 0. */
+typedef struct host_entry {
+    uint8_t addr[16];
+    uint32_t count; /* 0: empty slot */
+} host_entry;
+
+typedef struct host_set {
+    host_entry *slot;
+    size_t mask;
+} host_set;
+
+static int host_set_init(host_set *set, size_t limit)
+{
+    size_t cap = 16;
+    while (cap < 2 * limit)
+        cap <<= 1;
+    set->slot = calloc(cap, sizeof *set->slot);
+    set->mask = cap - 1;
+    return set->slot != NULL ? 0 : -1;
+}
+
+static size_t host_hash(const host_set *set, const uint8_t addr[16])
+{
+    uint64_t a, b;
+    memcpy(&a, addr, 8);
+    memcpy(&b, addr + 8, 8);
+    uint64_t x = (a ^ (b * 0x9E3779B97F4A7C15ull)) * 0xBF58476D1CE4E5B9ull;
+    return (size_t)(x >> 29) & set->mask;
+}
+
+static size_t host_find(const host_set *set, const uint8_t addr[16])
+{
+    size_t i = host_hash(set, addr);
+    while (set->slot[i].count != 0 && memcmp(set->slot[i].addr, addr, 16) != 0)
+        i = (i + 1) & set->mask;
+    return i;
+}
+
+static uint32_t host_count(const host_set *set, const uint8_t addr[16])
+{
+    return set->slot[host_find(set, addr)].count;
+}
+
+/* The table never fills: it has room for twice the served connections. */
+static void host_add(host_set *set, const uint8_t addr[16])
+{
+    size_t i = host_find(set, addr);
+    memcpy(set->slot[i].addr, addr, 16);
+    set->slot[i].count++;
+}
+
+static void host_drop(host_set *set, const uint8_t addr[16])
+{
+    size_t i = host_find(set, addr);
+    if (set->slot[i].count == 0 || --set->slot[i].count > 0)
+        return;
+    for (size_t j = (i + 1) & set->mask; set->slot[j].count != 0; j = (j + 1) & set->mask) {
+        size_t home = host_hash(set, set->slot[j].addr);
+        if (((j - home) & set->mask) >= ((j - i) & set->mask)) {
+            set->slot[i] = set->slot[j];
+            set->slot[j].count = 0;
+            i = j;
+        }
+    }
+}
+
+/* ---- logging, at most LOG_PER_SECOND lines of a kind per second ------------------- */
+
+/* An attack repeats one event thousands of times a second (accept failing
+ * with EMFILE wrote 1.6 million lines in 9 s): each kind prints at most
+ * LOG_PER_SECOND lines a second, then one line saying how many it left out. */
+enum log_kind { LOG_ACCEPT, LOG_REFUSED, LOG_TIMEOUT, LOG_MEMORY, LOG_KINDS };
+#define LOG_PER_SECOND 5
+
+typedef struct log_limit {
+    double window;          /* start of the current second */
+    unsigned lines;         /* printed in it */
+    unsigned long suppressed;
+} log_limit;
 /* ---- the server ------------------------------------------------------------------ */
 
 typedef struct server {
@@ -251,8 +495,11 @@ typedef struct server {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
+    struct evconnlistener *listener; /* bound's; NULL once draining */
     struct event *done_ev, *sigterm_ev, *sigint_ev;
-    queue work, commit, done;
+    struct event *admit_ev, *reap_ev, *backoff_ev;
+    work_queue work;
+    queue commit, done;
     pthread_t *workers;
     size_t nworkers;
     pthread_t writer;
@@ -260,7 +507,17 @@ typedef struct server {
     size_t in_flight;     /* loop thread only */
     int draining;         /* loop thread only */
     int cosign_ready;     /* cosign was initialised (destroy it) */
-    conn_set conns;       /* loop thread only */
+    /* loop thread only: the connections (see "connections" above) */
+    conn_set conns;
+    host_set hosts;       /* served connections per source address */
+    size_t served, refused; /* connections of each kind */
+    conn *oldest, *newest;  /* every connection */
+    conn *idle_oldest, *idle_newest;
+    conn *reap;             /* doomed, to be closed by on_reap */
+    struct bufferevent **pending; /* accepted, not yet admitted (held) */
+    size_t npending, pending_cap;
+    size_t body_memory;     /* bytes charged to --max-body-memory */
+    log_limit logs[LOG_KINDS];
     int store_failed;     /* writer only: the last commit failed; reopen first */
     double reopen_after;  /* writer only: monotonic time of the next reopen attempt */
 } server;
@@ -270,6 +527,35 @@ static double now_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Loop thread: prints one line of kind to stderr, unless LOG_PER_SECOND
+ * of that kind were printed within the last second; the count of lines
+ * left out is printed with the next line that goes through. */
+static void log_limited(server *s, enum log_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void log_limited(server *s, enum log_kind kind, const char *fmt, ...)
+{
+    log_limit *l = &s->logs[kind];
+    double now = now_seconds();
+    if (now - l->window >= 1.0) {
+        if (l->suppressed > 0)
+            fprintf(stderr, "taizhangd: %lu similar line(s) suppressed\n", l->suppressed);
+        l->window = now;
+        l->lines = 0;
+        l->suppressed = 0;
+    }
+    if (l->lines >= LOG_PER_SECOND) {
+        l->suppressed++;
+        return;
+    }
+    l->lines++;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("taizhangd: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
 }
 
 static const char *reason_phrase(int status)
@@ -334,11 +620,13 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
         tzd_histogram_observe(j->kind == JOB_APPEND ? &s->metrics.append_seconds
                                                     : &s->metrics.read_seconds,
                               now_seconds() - j->t0);
+        s->body_memory -= j->charge; /* the body copy goes now, the request's once sent */
         job_free(j);
         s->in_flight--;
         atomic_fetch_sub(&s->metrics.requests_in_flight, 1);
         j = next;
     }
+    atomic_store(&s->metrics.body_memory, s->body_memory);
     if (s->draining && s->in_flight == 0)
         event_base_loopexit(s->base, NULL);
 }
@@ -348,9 +636,10 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 static void *worker_main(void *arg)
 {
     server *s = arg;
-    size_t n;
     job *j;
-    while ((j = queue_take(&s->work, 1, &n)) != NULL) {
+    int finished_read = 0;
+    while ((j = work_take(&s->work, finished_read, &s->metrics.reads_queued)) != NULL) {
+        finished_read = j->kind == JOB_READ;
         if (j->kind == JOB_READ) {
             tzd_api_read(&s->head, j->path, j->query, &j->reply);
             done_push(s, j);
@@ -536,32 +825,374 @@ static void reply_now(server *s, struct evhttp_request *req, tzd_reply *r, doubl
                           now_seconds() - t0);
 }
 
-static void on_conn_close(struct evhttp_connection *c, void *arg)
+static void count_close(server *s, int reason)
+{
+    atomic_fetch_add(&s->metrics.closes[reason], 1);
+}
+
+static void update_gauges(server *s)
+{
+    atomic_store(&s->metrics.connections, s->served);
+    atomic_store(&s->metrics.connections_refused, s->refused);
+    atomic_store(&s->metrics.body_memory, s->body_memory);
+}
+
+static void idle_unlink(server *s, conn *c)
+{
+    if (!c->in_idle)
+        return;
+    if (c->idle_prev != NULL)
+        c->idle_prev->idle_next = c->idle_next;
+    else
+        s->idle_oldest = c->idle_next;
+    if (c->idle_next != NULL)
+        c->idle_next->idle_prev = c->idle_prev;
+    else
+        s->idle_newest = c->idle_prev;
+    c->idle_prev = c->idle_next = NULL;
+    c->in_idle = 0;
+}
+
+/* Loop thread: c waits for (the first byte of) its next request. */
+static void conn_set_idle(server *s, conn *c)
+{
+    c->state = CONN_IDLE;
+    idle_unlink(s, c);
+    if (!c->refused) {
+        c->idle_prev = s->idle_newest;
+        if (s->idle_newest != NULL)
+            s->idle_newest->idle_next = c;
+        else
+            s->idle_oldest = c;
+        s->idle_newest = c;
+        c->in_idle = 1;
+    }
+    struct timeval tv = {c->refused ? REFUSAL_SECONDS : s->cfg.keepalive_seconds, 0};
+    evtimer_add(c->timer, &tv);
+}
+
+/* Loop thread: forgets c (every count and list it is in) and frees it;
+ * its connection is left to the caller. */
+static void conn_forget(server *s, conn *c)
+{
+    conn_remove(&s->conns, c->evcon);
+    idle_unlink(s, c);
+    if (c->doomed) {
+        for (conn **p = &s->reap; *p != NULL; p = &(*p)->reap_next)
+            if (*p == c) {
+                *p = c->reap_next;
+                break;
+            }
+    } else {
+        s->body_memory -= c->charged;
+    }
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        s->oldest = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    else
+        s->newest = c->prev;
+    if (c->refused) {
+        s->refused--;
+    } else {
+        s->served--;
+        host_drop(&s->hosts, c->host);
+    }
+    evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->input_hook);
+    event_free(c->timer);
+    free(c);
+    update_gauges(s);
+}
+
+/* Loop thread, libevent's close callback: the connection is going, whoever
+ * closed it (the peer, an error, evhttp_free at exit). */
+static void on_conn_close(struct evhttp_connection *evcon, void *arg)
 {
     server *s = arg;
-    conn_remove(&s->conns, c);
-    atomic_store(&s->metrics.connections, s->conns.count);
+    conn *c = conn_lookup(&s->conns, evcon);
+    if (c != NULL)
+        conn_forget(s, c);
 }
 
-/* Loop thread: admits the connection of req, or returns 0 when the limit
- * is reached and it is not one of those being served. */
-static int admit_connection(server *s, struct evhttp_request *req)
+/* Loop thread: closes c's connection now. Only from outside its own
+ * callbacks, and never while the workers hold its request (CONN_BUSY). */
+static void conn_close_now(server *s, conn *c)
 {
-    struct evhttp_connection *c = evhttp_request_get_connection(req);
-    if (c == NULL)
-        return 1;
-    size_t i = conn_find(&s->conns, c);
-    if (s->conns.slot[i] == c)
-        return 1;
-    if (s->conns.count >= s->cfg.max_connections)
-        return 0;
-    s->conns.slot[i] = c;
-    s->conns.count++;
-    evhttp_connection_set_closecb(c, on_conn_close, s);
-    atomic_store(&s->metrics.connections, s->conns.count);
-    return 1;
+    struct evhttp_connection *evcon = c->evcon;
+    conn_forget(s, c);
+    evhttp_connection_free(evcon); /* its close callback finds nothing left */
 }
 
+/* Loop thread: closes c's connection at the next turn of the loop (never
+ * from inside one of its own callbacks); its bytes stop counting now. */
+static void conn_doom(server *s, conn *c)
+{
+    if (c->doomed)
+        return;
+    c->doomed = 1;
+    s->body_memory -= c->charged;
+    c->charged = 0;
+    evtimer_del(c->timer);
+    bufferevent_disable(c->bev, EV_READ);
+    c->reap_next = s->reap;
+    s->reap = c;
+    event_active(s->reap_ev, EV_READ, 0);
+}
+
+static void on_reap(evutil_socket_t fd, short what, void *arg)
+{
+    server *s = arg;
+    while (s->reap != NULL)
+        conn_close_now(s, s->reap); /* conn_forget unlinks it */
+}
+
+/* Loop thread: c's timer: it sent no byte for --keepalive-timeout since
+ * its last reply (or accept), or did not complete its request within
+ * --request-timeout of its first byte. */
+static void on_conn_timer(evutil_socket_t fd, short what, void *arg)
+{
+    conn *c = arg;
+    server *s = c->s;
+    if (c->state == CONN_BUSY || c->doomed)
+        return;
+    if (c->state == CONN_READING) {
+        count_close(s, TZD_CLOSE_REQUEST_TIMEOUT);
+        log_limited(s, LOG_TIMEOUT, "closing a connection from %s: its request was not "
+                    "complete within %d s (--request-timeout)", c->host_text,
+                    s->cfg.request_seconds);
+    } else {
+        count_close(s, c->refused ? TZD_CLOSE_REFUSED : TZD_CLOSE_IDLE_TIMEOUT);
+    }
+    conn_close_now(s, c);
+}
+
+/* Loop thread: under --max-body-memory, closes the connections holding the
+ * most bytes of requests not yet complete (at least c's bytes are
+ * counted), largest first, until the total fits. */
+static void relieve_memory(server *s, conn *c)
+{
+    while (s->body_memory > s->cfg.max_body_memory) {
+        conn *victim = NULL;
+        for (conn *k = s->oldest; k != NULL; k = k->next)
+            if (!k->doomed && k->state == CONN_READING && k->charged > 0 &&
+                (victim == NULL || k->charged > victim->charged))
+                victim = k;
+        if (victim == NULL)
+            return; /* the rest is held by requests with the workers */
+        count_close(s, TZD_CLOSE_BODY_MEMORY);
+        log_limited(s, LOG_MEMORY, "closing a connection from %s holding %zu bytes of an "
+                    "unfinished request: request bodies buffered exceed %zu bytes "
+                    "(--max-body-memory)%s", victim->host_text, victim->charged,
+                    s->cfg.max_body_memory, victim == c ? "" : " (the largest)");
+        conn_doom(s, victim);
+    }
+}
+
+/* Loop thread, an evbuffer callback on the input of c's bufferevent: bytes
+ * arrived (info->n_added) or were consumed by evhttp. */
+static void on_conn_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    conn *c = arg;
+    server *s = c->s;
+    if (info->n_added == 0 || c->doomed)
+        return;
+    if (c->state == CONN_IDLE) {
+        /* The request's deadline runs from its first byte; bytes never
+         * extend it. */
+        idle_unlink(s, c);
+        c->state = CONN_READING;
+        struct timeval tv = {c->refused ? REFUSAL_SECONDS : s->cfg.request_seconds, 0};
+        evtimer_add(c->timer, &tv);
+    }
+    c->charged += info->n_added;
+    s->body_memory += info->n_added;
+    if (s->body_memory > s->cfg.max_body_memory)
+        relieve_memory(s, c);
+    atomic_store(&s->metrics.body_memory, s->body_memory);
+}
+
+/* Loop thread: the peer address of fd as 16 bytes (IPv4 mapped into
+ * IPv6) and as text. -1 when it has none (the peer already left). */
+static int peer_of(evutil_socket_t fd, uint8_t addr[16], char *text, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    memset(addr, 0, 16);
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+        addr[10] = addr[11] = 0xff;
+        memcpy(addr + 12, &in->sin_addr, 4);
+        inet_ntop(AF_INET, &in->sin_addr, text, (socklen_t)cap);
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        memcpy(addr, &in6->sin6_addr, 16);
+        inet_ntop(AF_INET6, &in6->sin6_addr, text, (socklen_t)cap);
+    } else {
+        snprintf(text, cap, "(local)");
+    }
+    return 0;
+}
+
+/* Loop thread: the idle served connection to close for a newcomer from a
+ * host holding mine connections: the longest idle one whose host holds at
+ * least mine + 2. NULL when there is none. */
+static conn *eviction_victim(server *s, uint32_t mine)
+{
+    for (conn *c = s->idle_oldest; c != NULL; c = c->idle_next)
+        if (!c->doomed && host_count(&s->hosts, c->host) >= mine + 2)
+            return c;
+    return NULL;
+}
+
+/* Loop thread: decides about one accepted connection (see "connections"). */
+static void admit(server *s, struct evhttp_connection *evcon, struct bufferevent *bev)
+{
+    uint8_t addr[16];
+    char text[INET6_ADDRSTRLEN] = "?";
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    if (s->draining || fd < 0 || peer_of(fd, addr, text, sizeof text) != 0) {
+        evhttp_connection_free(evcon);
+        return;
+    }
+    uint32_t mine = host_count(&s->hosts, addr);
+    if (s->served >= s->cfg.max_connections && mine < s->cfg.max_connections_per_host) {
+        conn *victim = eviction_victim(s, mine);
+        if (victim != NULL) {
+            count_close(s, TZD_CLOSE_EVICTED);
+            conn_close_now(s, victim); /* idle: no request of ours on it */
+        }
+    }
+    int refused = s->served >= s->cfg.max_connections          ? 1
+                  : mine >= s->cfg.max_connections_per_host ? 2
+                                                               : 0;
+    if (refused && s->refused >= REFUSAL_LANE) {
+        count_close(s, TZD_CLOSE_REFUSED);
+        atomic_fetch_add(&s->metrics.rejects[TZD_REJECT_CONNECTIONS], 1);
+        log_limited(s, LOG_REFUSED, "refusing a connection from %s: %s", text,
+                    refused == 1 ? "--max-connections reached"
+                                 : "--max-connections-per-host reached for it");
+        evhttp_connection_free(evcon);
+        return;
+    }
+    conn *c = calloc(1, sizeof *c);
+    if (c == NULL || (c->timer = evtimer_new(s->base, on_conn_timer, c)) == NULL ||
+        (c->input_hook = evbuffer_add_cb(bufferevent_get_input(bev), on_conn_input, c)) == NULL) {
+        if (c != NULL && c->timer != NULL)
+            event_free(c->timer);
+        free(c);
+        evhttp_connection_free(evcon);
+        return;
+    }
+    c->s = s;
+    c->evcon = evcon;
+    c->bev = bev;
+    memcpy(c->host, addr, 16);
+    memcpy(c->host_text, text, sizeof text);
+    c->refused = refused;
+    c->prev = s->newest;
+    if (s->newest != NULL)
+        s->newest->next = c;
+    else
+        s->oldest = c;
+    s->newest = c;
+    s->conns.slot[conn_find(&s->conns, evcon)] = c;
+    s->conns.count++;
+    if (refused) {
+        s->refused++;
+    } else {
+        s->served++;
+        host_add(&s->hosts, addr);
+    }
+    evhttp_connection_set_closecb(evcon, on_conn_close, s);
+    conn_set_idle(s, c);
+    update_gauges(s);
+}
+
+/* Loop thread, right after accepts: admits every connection accepted
+ * since the last turn. A connection libevent already dropped (its
+ * bufferevent freed: no callback argument left) is skipped. */
+static void admit_pending(evutil_socket_t fd, short what, void *arg)
+{
+    server *s = arg;
+    for (size_t i = 0; i < s->npending; i++) {
+        struct bufferevent *bev = s->pending[i];
+        void *evcon = NULL;
+        bufferevent_getcb(bev, NULL, NULL, NULL, &evcon);
+        if (evcon != NULL)
+            admit(s, evcon, bev);
+        bufferevent_decref(bev);
+    }
+    s->npending = 0;
+}
+
+/* evhttp's hook for the bufferevent of a connection being accepted (see
+ * "connections"). NULL lets evhttp make its own: only when out of memory,
+ * and then the connection goes unaccounted rather than refused. */
+static struct bufferevent *on_new_connection(struct event_base *base, void *arg)
+{
+    server *s = arg;
+    if (s->npending == s->pending_cap) {
+        size_t cap = s->pending_cap ? 2 * s->pending_cap : 64;
+        struct bufferevent **p = realloc(s->pending, cap * sizeof *p);
+        if (p == NULL)
+            return NULL;
+        s->pending = p;
+        s->pending_cap = cap;
+    }
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, 0); /* as evhttp's own */
+    if (bev == NULL)
+        return NULL;
+    bufferevent_incref(bev);
+    s->pending[s->npending++] = bev;
+    event_active(s->admit_ev, EV_READ, 0);
+    return bev;
+}
+
+/* The listener's error callback: accept() failed for a reason retrying at
+ * once cannot cure (EMFILE, ENFILE, ENOBUFS, ENOMEM). Instead of spinning
+ * on it, stop accepting for ACCEPT_BACKOFF_MS; waiting connections stay in
+ * the kernel's backlog meanwhile. */
+#define ACCEPT_BACKOFF_MS 250
+
+/* The server whose listener it is: libevent hands the error callback the
+ * listener's argument, which evhttp_bind_listener made the evhttp. One
+ * server runs per process (it owns SIGTERM). */
+static server *listening_server;
+
+static void on_accept_error(struct evconnlistener *listener, void *arg)
+{
+    server *s = listening_server;
+    (void)arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    atomic_fetch_add(&s->metrics.accept_errors, 1);
+    log_limited(s, LOG_ACCEPT, "accepting a connection: %s; pausing new connections for %d ms "
+                "(%zu connections open)", evutil_socket_error_to_string(err), ACCEPT_BACKOFF_MS,
+                s->served + s->refused);
+    evconnlistener_disable(listener);
+    struct timeval tv = {0, ACCEPT_BACKOFF_MS * 1000};
+    evtimer_add(s->backoff_ev, &tv);
+}
+
+static void on_accept_backoff(evutil_socket_t fd, short what, void *arg)
+{
+    server *s = arg;
+    if (s->listener != NULL)
+        evconnlistener_enable(s->listener);
+}
+
+/* Loop thread: the reply to req was written out: its connection waits for
+ * its next request (or evhttp closes it next, for Connection: close). */
+static void on_reply_sent(struct evhttp_request *req, void *arg)
+{
+    server *s = arg;
+    conn *c = conn_lookup(&s->conns, evhttp_request_get_connection(req));
+    if (c != NULL && !c->doomed)
+        conn_set_idle(s, c);
+}
 static int is_msgpack_type(const char *ct)
 {
     return ct != NULL && (strncmp(ct, "application/msgpack", 19) == 0 ||
@@ -578,11 +1209,29 @@ static void on_request(struct evhttp_request *req, void *arg)
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
-    if (!admit_connection(s, req)) {
-        /* Served and closed at once: the client may retry when others leave. */
+    conn *c = conn_lookup(&s->conns, evhttp_request_get_connection(req));
+    if (c != NULL && c->doomed)
+        return; /* closed by on_reap, which frees req with its connection */
+    if (c != NULL) {
+        /* Complete: no deadline while the workers have it. Its bytes stop
+         * counting here; a job counts its own copy below. */
+        evtimer_del(c->timer);
+        idle_unlink(s, c);
+        c->state = CONN_BUSY;
+        s->body_memory -= c->charged;
+        c->charged = 0;
+        evhttp_request_set_on_complete_cb(req, on_reply_sent, s);
+    }
+    if (c == NULL || c->refused) {
+        /* Answered and closed at once: the client may retry when others leave. */
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-        tzd_reply_error(&r, 503, "too_many_connections", "%zu connections are being served "
-                        "(--max-connections); retry later", s->cfg.max_connections);
+        if (c != NULL && c->refused == 2)
+            tzd_reply_error(&r, 503, "too_many_connections", "%zu connections from %s are "
+                            "being served (--max-connections-per-host); retry later",
+                            s->cfg.max_connections_per_host, c->host_text);
+        else
+            tzd_reply_error(&r, 503, "too_many_connections", "%zu connections are being served "
+                            "(--max-connections); retry later", s->cfg.max_connections);
         atomic_fetch_add(&s->metrics.rejects[TZD_REJECT_CONNECTIONS], 1);
         reply_now(s, req, &r, t0, 1);
         return;
@@ -689,12 +1338,27 @@ static void on_request(struct evhttp_request *req, void *arg)
             return;
         }
     }
+    if (post) {
+        /* the copy, and the request's own buffer until the reply is sent */
+        j->charge = 2 * j->body_len;
+        s->body_memory += j->charge;
+        if (s->body_memory > s->cfg.max_body_memory)
+            relieve_memory(s, NULL);
+    }
+    size_t queued;
+    if (work_push(&s->work, j, &queued) != 0) {
+        s->body_memory -= j->charge;
+        job_free(j);
+        tzd_reply_error(&r, 503, "busy", "%zu reads are queued (--max-queued-reads); retry "
+                        "later", s->cfg.max_queued_reads);
+        atomic_fetch_add(&s->metrics.rejects[TZD_REJECT_BUSY], 1);
+        reply_now(s, req, &r, t0, 1);
+        return;
+    }
+    atomic_store(&s->metrics.reads_queued, queued);
+    atomic_store(&s->metrics.body_memory, s->body_memory);
     s->in_flight++;
     atomic_fetch_add(&s->metrics.requests_in_flight, 1);
-    if (j->kind == JOB_READ)
-        queue_push_front(&s->work, j);
-    else
-        queue_push(&s->work, j);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -706,8 +1370,10 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     fprintf(stderr, "taizhangd: signal %d: no new connections; answering %zu request(s) in "
             "flight\n", (int)sig, s->in_flight);
     if (s->bound != NULL) {
-        evhttp_del_accept_socket(s->http, s->bound);
+        evhttp_del_accept_socket(s->http, s->bound); /* frees the listener */
         s->bound = NULL;
+        s->listener = NULL;
+        evtimer_del(s->backoff_ev);
     }
     if (s->in_flight == 0)
         event_base_loopexit(s->base, NULL);
@@ -727,6 +1393,11 @@ void tzd_config_defaults(tzd_config *cfg)
     cfg->timeout_seconds = 30;
     cfg->max_batch = 1024;
     cfg->max_connections = 1024;
+    cfg->max_connections_per_host = 128;
+    cfg->request_seconds = 30;
+    cfg->keepalive_seconds = 15;
+    cfg->max_body_memory = 64u << 20;
+    cfg->max_queued_reads = 256;
     cfg->witnesses = NULL;
     cfg->nwitnesses = 0;
 }
@@ -761,7 +1432,7 @@ static int start_threads(server *s, tz_err *err)
 
 static void stop_threads(server *s)
 {
-    queue_close(&s->work);
+    work_close(&s->work);
     for (size_t i = 0; i < s->nworkers; i++)
         pthread_join(s->workers[i], NULL);
     /* Workers are done: nothing more can reach the writer. */
@@ -771,12 +1442,36 @@ static void stop_threads(server *s)
     free(s->workers);
 }
 
+/* Binds cfg.address:cfg.port with a listener of our own, so that accept
+ * errors reach on_accept_error (evhttp's own listener would log and retry
+ * at once, forever). */
 static int bind_and_announce(server *s, tz_err *err)
 {
-    s->bound = evhttp_bind_socket_with_handle(s->http, s->cfg.address, s->cfg.port);
-    if (s->bound == NULL)
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *ai = NULL;
+    char portstr[8];
+    snprintf(portstr, sizeof portstr, "%u", (unsigned)s->cfg.port);
+    int gai = getaddrinfo(s->cfg.address, portstr, &hints, &ai);
+    if (gai != 0)
+        return tz_err_set(err, TZ_ERR_IO, "--listen %s:%u: %s", s->cfg.address,
+                          (unsigned)s->cfg.port, gai_strerror(gai));
+    s->listener = evconnlistener_new_bind(s->base, NULL, NULL,
+                                          LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC |
+                                          LEV_OPT_CLOSE_ON_FREE, 511, ai->ai_addr,
+                                          (int)ai->ai_addrlen);
+    int saved = errno;
+    freeaddrinfo(ai);
+    if (s->listener == NULL)
         return tz_err_set(err, TZ_ERR_IO, "--listen %s:%u: cannot bind: %s", s->cfg.address,
-                          (unsigned)s->cfg.port, strerror(errno));
+                          (unsigned)s->cfg.port, strerror(saved));
+    listening_server = s;
+    evconnlistener_set_error_cb(s->listener, on_accept_error);
+    s->bound = evhttp_bind_listener(s->http, s->listener);
+    if (s->bound == NULL) {
+        evconnlistener_free(s->listener);
+        s->listener = NULL;
+        return tz_err_set(err, TZ_ERR_NOMEM, "libevent: cannot bind the listener");
+    }
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     char host[INET6_ADDRSTRLEN] = "?";
@@ -799,6 +1494,42 @@ static int bind_and_announce(server *s, tz_err *err)
     return TZ_OK;
 }
 
+/* Descriptors the daemon needs besides its connections: the store's
+ * table files (ledger/store.c lets RocksDB keep 256 open), its WAL,
+ * MANIFEST, LOCK and logs, the event loop's own, stdio and the witness
+ * clients: generously. */
+#define STORE_FILES 256
+#define OWN_FILES 128
+
+/* Raises RLIMIT_NOFILE's soft limit to what cfg needs: a descriptor per
+ * connection (served and the refusal lane), the store's and our own.
+ * TZ_ERR_USAGE, naming --max-connections and the limit, when the hard
+ * limit is lower; nothing changes then. */
+static int fit_file_limit(const tzd_config *cfg, tz_err *err)
+{
+    rlim_t need = (rlim_t)cfg->max_connections + REFUSAL_LANE + STORE_FILES + OWN_FILES +
+                  cfg->workers;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return tz_err_set(err, TZ_ERR_IO, "getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return TZ_OK;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
+        return tz_err_set(err, TZ_ERR_USAGE, "--max-connections %zu needs %llu open files (one "
+                          "per connection, %d more for refused ones, %d for the store and %d "
+                          "for the daemon), but the hard limit RLIMIT_NOFILE is %llu: raise it "
+                          "(ulimit -Hn, systemd LimitNOFILE=) or lower --max-connections",
+                          cfg->max_connections, (unsigned long long)need, REFUSAL_LANE,
+                          STORE_FILES, OWN_FILES + (int)cfg->workers,
+                          (unsigned long long)rl.rlim_max);
+    rl.rlim_cur = need;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return tz_err_set(err, TZ_ERR_IO, "--max-connections %zu: raising RLIMIT_NOFILE to "
+                          "%llu: %s", cfg->max_connections, (unsigned long long)need,
+                          strerror(errno));
+    return TZ_OK;
+}
+
 int tzd_server_run(const tzd_config *cfg, tz_err *err)
 {
     server *s = calloc(1, sizeof *s);
@@ -811,17 +1542,28 @@ int tzd_server_run(const tzd_config *cfg, tz_err *err)
         s->cfg.max_batch = 1;
     if (s->cfg.max_connections == 0)
         s->cfg.max_connections = 1;
-    if (conn_set_init(&s->conns, s->cfg.max_connections) != 0) {
+    if (s->cfg.max_connections_per_host == 0)
+        s->cfg.max_connections_per_host = 1;
+    if (s->cfg.max_queued_reads == 0)
+        s->cfg.max_queued_reads = 1;
+    int rc = fit_file_limit(&s->cfg, err);
+    if (rc != TZ_OK) {
+        free(s);
+        return rc;
+    }
+    if (conn_set_init(&s->conns, s->cfg.max_connections + REFUSAL_LANE) != 0 ||
+        host_set_init(&s->hosts, s->cfg.max_connections) != 0) {
+        free(s->conns.slot);
+    free(s->hosts.slot);
         free(s);
         return tz_err_set(err, TZ_ERR_NOMEM, "out of memory");
     }
     tzd_metrics_init(&s->metrics);
     tzd_head_init(&s->head);
-    queue_init(&s->work);
+    work_init(&s->work, s->cfg.workers, s->cfg.max_queued_reads);
     queue_init(&s->commit);
     queue_init(&s->done);
     signal(SIGPIPE, SIG_IGN);
-    int rc = TZ_OK;
     const char *pass = getenv("TAIZHANG_PASSPHRASE");
     if ((rc = tz_ledger_open(&s->ledger, cfg->db, 0, pass, err)) != TZ_OK)
         goto out;
@@ -851,16 +1593,29 @@ int tzd_server_run(const tzd_config *cfg, tz_err *err)
      * the limit and that, on_request answers a JSON 413. */
     evhttp_set_max_body_size(s->http, (ev_ssize_t)(2 * cfg->max_body));
     evhttp_set_max_headers_size(s->http, (ev_ssize_t)cfg->max_headers);
-    evhttp_set_timeout(s->http, cfg->timeout_seconds);
+    /* libevent's own timeout (reset by every byte) stays as the backstop
+     * for writing to a client that does not read; it must not cut the
+     * keep-alive or request deadlines short. */
+    int backstop = s->cfg.timeout_seconds;
+    if (backstop < s->cfg.keepalive_seconds + 1)
+        backstop = s->cfg.keepalive_seconds + 1;
+    if (backstop < s->cfg.request_seconds + 1)
+        backstop = s->cfg.request_seconds + 1;
+    evhttp_set_timeout(s->http, backstop);
     evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                         EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
                                         EVHTTP_REQ_PATCH);
     evhttp_set_default_content_type(s->http, "application/json");
     evhttp_set_gencb(s->http, on_request, s);
+    evhttp_set_bevcb(s->http, on_new_connection, s);
     s->done_ev = event_new(s->base, -1, 0, on_done, s);
+    s->admit_ev = event_new(s->base, -1, 0, admit_pending, s);
+    s->reap_ev = event_new(s->base, -1, 0, on_reap, s);
+    s->backoff_ev = evtimer_new(s->base, on_accept_backoff, s);
     s->sigterm_ev = evsignal_new(s->base, SIGTERM, on_signal, s);
     s->sigint_ev = evsignal_new(s->base, SIGINT, on_signal, s);
-    if (s->done_ev == NULL || s->sigterm_ev == NULL || s->sigint_ev == NULL ||
+    if (s->done_ev == NULL || s->admit_ev == NULL || s->reap_ev == NULL ||
+        s->backoff_ev == NULL || s->sigterm_ev == NULL || s->sigint_ev == NULL ||
         event_add(s->sigterm_ev, NULL) != 0 || event_add(s->sigint_ev, NULL) != 0) {
         rc = tz_err_set(err, TZ_ERR_NOMEM, "libevent: cannot create events");
         goto out;
@@ -877,7 +1632,16 @@ stop:
     stop_threads(s);
 out:
     if (s->http != NULL)
-        evhttp_free(s->http);
+        evhttp_free(s->http); /* closes every connection: on_conn_close for each */
+    for (size_t i = 0; i < s->npending; i++)
+        bufferevent_decref(s->pending[i]);
+    free(s->pending);
+    if (s->admit_ev != NULL)
+        event_free(s->admit_ev);
+    if (s->reap_ev != NULL)
+        event_free(s->reap_ev);
+    if (s->backoff_ev != NULL)
+        event_free(s->backoff_ev);
     if (s->done_ev != NULL)
         event_free(s->done_ev);
     if (s->sigterm_ev != NULL)
@@ -890,10 +1654,11 @@ out:
     job_free(queue_take_all(&s->done));
     tzd_head_destroy(&s->head); /* the snapshot before the store it belongs to */
     free(s->conns.slot);
+    free(s->hosts.slot);
     if (s->cosign_ready)
         tzd_cosign_destroy(&s->cosign);
     tz_ledger_close(s->ledger);
-    queue_destroy(&s->work);
+    work_destroy(&s->work);
     queue_destroy(&s->commit);
     queue_destroy(&s->done);
     free(s);

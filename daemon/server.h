@@ -29,22 +29,34 @@ typedef struct tzd_config {
     unsigned workers;        /* worker threads, >= 1 */
     size_t max_body;         /* bytes; larger bodies get 413 */
     size_t max_headers;      /* bytes of request line + headers */
-    int timeout_seconds;     /* read/write/idle timeout per connection */
+    int timeout_seconds;     /* libevent's read/write timeout per connection (reset by
+                                each byte; a backstop for writes to slow readers) */
     size_t max_batch;        /* statements per group commit */
-    size_t max_connections;  /* connections served at once; more get 503 */
+    size_t max_connections;  /* connections served at once, counted from accept;
+                                more get 503 (docs/API.md "Connections and fairness") */
+    size_t max_connections_per_host; /* of those, from one source address */
+    int request_seconds;     /* a whole request (headers and body) from its first byte */
+    int keepalive_seconds;   /* a connection without a byte after accept or a reply */
+    size_t max_body_memory;  /* bytes of request bodies buffered, all connections */
+    size_t max_queued_reads; /* reads waiting for a worker; more get 503 busy */
     const tz_public_key *witnesses; /* --witness: whose cosignatures are collected (cosign.h) */
     size_t nwitnesses;
 } tzd_config;
 
 /* Sets the defaults: 127.0.0.1:8080, workers = online CPUs, 1 MiB body,
- * 16 KiB headers, 30 s timeout, batches of up to 1024, 1024 connections. */
+ * 16 KiB headers, 30 s timeout, batches of up to 1024, 1024 connections,
+ * 128 per host, 30 s per request, 15 s idle keep-alive, 64 MiB of bodies
+ * buffered, 256 reads queued. */
 void tzd_config_defaults(tzd_config *cfg);
 
-/* Opens the ledger, binds, prints one line {"listening":"ADDR:PORT",...}
- * to stdout, and serves until SIGTERM or SIGINT; then stops accepting,
- * answers every request in flight (their batches committed), closes the
- * store and returns TZ_OK. Errors before serving (open, bind, threads):
- * TZ_ERR_IO / TZ_ERR_NOMEM / the ledger's code, with err set. */
+/* Raises RLIMIT_NOFILE to fit cfg->max_connections, opens the ledger,
+ * binds, prints one line {"listening":"ADDR:PORT",...} to stdout, and
+ * serves until SIGTERM or SIGINT; then stops accepting, answers every
+ * request in flight (their batches committed), closes the store and
+ * returns TZ_OK. Errors before serving: TZ_ERR_USAGE when the hard
+ * RLIMIT_NOFILE is too low for --max-connections (the message names both);
+ * TZ_ERR_IO / TZ_ERR_NOMEM / the ledger's code (open, bind, threads); err
+ * is set. */
 int tzd_server_run(const tzd_config *cfg, tz_err *err) TZ_MUST_CHECK;
 
 #endif

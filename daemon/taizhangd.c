@@ -4,8 +4,15 @@
  *   --listen ADDR:PORT   default 127.0.0.1:8080 (loopback); port 0 picks one
  *   --workers N          verification / read threads (default: CPUs)
  *   --max-batch N        statements per group commit (default 1024)
- *   --max-connections N  connections served at once (default 1024); a
- *                        request on one more gets 503 and the connection closes
+ *   --max-connections N  connections served at once, counted from accept
+ *                        (default 1024); a request on one more gets 503 and
+ *                        the connection closes
+ *   --max-connections-per-host N   of those, from one source address (128)
+ *   --request-timeout S  seconds for a whole request, headers and body (30)
+ *   --keepalive-timeout S  seconds a connection may wait idle (15)
+ *   --max-body-memory BYTES  request bodies buffered in all (64 MiB)
+ *   --max-queued-reads N reads waiting for a worker (256); more get 503 busy
+ *   (docs/API.md "Connections and fairness")
  *   --init --origin O --log-key FILE --root FILE.pub [--root ...]
  *                        create the ledger first when DIR holds none
  *   --witness FILE.pub   (repeatable) collect cosignatures of this witness:
@@ -32,7 +39,10 @@
 static int usage(FILE *f)
 {
     fprintf(f, "usage: taizhangd --db DIR [--listen ADDR:PORT] [--workers N] [--max-batch N]\n"
-               "                 [--max-connections N] [--witness FILE.pub...]\n"
+               "                 [--max-connections N] [--max-connections-per-host N]\n"
+               "                 [--request-timeout S] [--keepalive-timeout S]\n"
+               "                 [--max-body-memory BYTES] [--max-queued-reads N]\n"
+               "                 [--witness FILE.pub...]\n"
                "                 [--init --origin ORIGIN --log-key FILE --root FILE.pub...]\n");
     return 2;
 }
@@ -92,6 +102,11 @@ int main(int argc, char **argv)
         {"db", required_argument, NULL, 'd'},       {"listen", required_argument, NULL, 'l'},
         {"workers", required_argument, NULL, 'w'},  {"max-batch", required_argument, NULL, 'b'},
         {"max-connections", required_argument, NULL, 'c'},
+        {"max-connections-per-host", required_argument, NULL, 'H'},
+        {"request-timeout", required_argument, NULL, 'T'},
+        {"keepalive-timeout", required_argument, NULL, 'K'},
+        {"max-body-memory", required_argument, NULL, 'M'},
+        {"max-queued-reads", required_argument, NULL, 'Q'},
         {"init", no_argument, NULL, 'i'},           {"origin", required_argument, NULL, 'o'},
         {"log-key", required_argument, NULL, 'k'},  {"root", required_argument, NULL, 'r'},
         {"witness", required_argument, NULL, 'W'},
@@ -125,6 +140,32 @@ int main(int argc, char **argv)
             if (parse_count(optarg, 65536, &v) != 0)
                 return fail("--max-connections %s: expected 1..65536%s", optarg, "");
             cfg.max_connections = v;
+            break;
+        case 'H':
+            if (parse_count(optarg, 65536, &v) != 0)
+                return fail("--max-connections-per-host %s: expected 1..65536%s", optarg, "");
+            cfg.max_connections_per_host = v;
+            break;
+        case 'T':
+            if (parse_count(optarg, 3600, &v) != 0)
+                return fail("--request-timeout %s: expected 1..3600 seconds%s", optarg, "");
+            cfg.request_seconds = (int)v;
+            break;
+        case 'K':
+            if (parse_count(optarg, 3600, &v) != 0)
+                return fail("--keepalive-timeout %s: expected 1..3600 seconds%s", optarg, "");
+            cfg.keepalive_seconds = (int)v;
+            break;
+        case 'M':
+            /* at least one largest body (2 x 1 MiB: its copy and its buffer) */
+            if (parse_count(optarg, (unsigned long)1 << 40, &v) != 0 || v < (2ul << 20))
+                return fail("--max-body-memory %s: expected 2097152..2^40 bytes%s", optarg, "");
+            cfg.max_body_memory = v;
+            break;
+        case 'Q':
+            if (parse_count(optarg, 1000000, &v) != 0)
+                return fail("--max-queued-reads %s: expected 1..1000000%s", optarg, "");
+            cfg.max_queued_reads = v;
             break;
         case 'i': init = 1; break;
         case 'o': origin = optarg; break;

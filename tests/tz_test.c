@@ -257,6 +257,7 @@ void tz_fixture_cleanup(tz_fixture *f)
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -270,11 +271,21 @@ void tz_daemon_start(tz_daemon *d, const char *db)
 
 void tz_daemon_start_args(tz_daemon *d, const char *db, const char *const *extra)
 {
-    const char *argv[32] = {"taizhangd", "--db", db, "--listen", "127.0.0.1:0", "--workers", "2"};
+    tz_daemon_opts o = {.extra = extra};
+    char line[256];
+    ck_assert_msg(tz_daemon_spawn(d, db, &o, line, sizeof line) == 0, "no listening line: %s",
+                  line[0] ? line : "(the daemon printed nothing)");
+}
+
+int tz_daemon_spawn(tz_daemon *d, const char *db, const tz_daemon_opts *o, char *first_line,
+                    size_t cap)
+{
+    const char *argv[32] = {"taizhangd", "--db", db, "--listen", "127.0.0.1:0", "--workers",
+                            o->workers ? o->workers : "2"};
     size_t argc = 7;
-    for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
+    for (size_t i = 0; o->extra != NULL && o->extra[i] != NULL; i++) {
         ck_assert_uint_lt(argc, sizeof argv / sizeof argv[0] - 1);
-        argv[argc++] = extra[i];
+        argv[argc++] = o->extra[i];
     }
     argv[argc] = NULL;
     int fds[2];
@@ -290,11 +301,24 @@ void tz_daemon_start_args(tz_daemon *d, const char *db, const char *const *extra
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
             _exit(127);
         dup2(fds[1], STDOUT_FILENO);
+        if (o->stderr_path != NULL) {
+            int e = open(o->stderr_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            if (e < 0 || dup2(e, STDERR_FILENO) < 0)
+                _exit(127);
+        }
         /* Only stdin, stdout and stderr: sockets and files the test holds
          * open must close when the test closes them. */
         long max = sysconf(_SC_OPEN_MAX);
         for (int fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
             close(fd);
+        for (int i = 0; i < o->hold_fds; i++)
+            if (open("/dev/null", O_RDONLY) < 0)
+                _exit(127);
+        if (o->nofile > 0) {
+            struct rlimit rl = {o->nofile, o->nofile};
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+                _exit(127);
+        }
         execv(TZ_DAEMON_PATH, (char *const *)argv);
         _exit(127);
     }
@@ -302,12 +326,23 @@ void tz_daemon_start_args(tz_daemon *d, const char *db, const char *const *extra
     FILE *f = fdopen(fds[0], "r");
     ck_assert_ptr_nonnull(f);
     char line[256] = "";
-    ck_assert_msg(fgets(line, sizeof line, f) != NULL, "the daemon printed nothing");
+    int got = fgets(line, sizeof line, f) != NULL;
     fclose(f);
-    const char *p = strstr(line, "127.0.0.1:");
-    ck_assert_msg(p != NULL, "no listening line: %s", line);
+    if (first_line != NULL && cap > 0)
+        snprintf(first_line, cap, "%s", line);
+    const char *p = got ? strstr(line, "127.0.0.1:") : NULL;
+    if (p == NULL)
+        return -1;
     d->port = atoi(p + 10);
     ck_assert_int_gt(d->port, 0);
+    return 0;
+}
+
+int tz_daemon_wait(tz_daemon *d)
+{
+    int st;
+    ck_assert(waitpid(d->pid, &st, 0) == d->pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 int tz_daemon_stop(tz_daemon *d, int sig)
@@ -331,11 +366,24 @@ void tz_daemon_assert_running(tz_daemon *d)
 
 int tz_http_connect(int port)
 {
+    return tz_http_connect_from(port, NULL);
+}
+
+int tz_http_connect_from(int port, const char *source)
+{
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return -1;
     struct timeval tv = {.tv_sec = 60};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (source != NULL) {
+        struct sockaddr_in b = {.sin_family = AF_INET};
+        if (inet_pton(AF_INET, source, &b.sin_addr) != 1 ||
+            bind(fd, (struct sockaddr *)&b, sizeof b) != 0) {
+            close(fd);
+            return -1;
+        }
+    }
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {

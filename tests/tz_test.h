@@ -91,6 +91,26 @@ void tz_daemon_start(tz_daemon *d, const char *db);
 /* The same with more options (a NULL-terminated list; NULL for none). */
 void tz_daemon_start_args(tz_daemon *d, const char *db, const char *const *extra);
 
+/* How to start it, for tz_daemon_spawn (zero for the defaults). */
+typedef struct tz_daemon_opts {
+    const char *const *extra;  /* more options, NULL-terminated; NULL for none */
+    const char *workers;       /* --workers; NULL: "2" */
+    unsigned long nofile;      /* > 0: RLIMIT_NOFILE (soft and hard) in the daemon */
+    int hold_fds;              /* descriptors (/dev/null) the daemon starts with open */
+    const char *stderr_path;   /* the daemon's stderr goes to this file; NULL: the test's */
+} tz_daemon_opts;
+
+/* Starts taizhangd as tz_daemon_start_args does, with o. Returns 0 when it
+ * printed its listening line (d->port set), or -1 when it printed none
+ * (it failed to start: reap it with tz_daemon_wait). The first line of its
+ * stdout goes to first_line (cap bytes) when not NULL. */
+int tz_daemon_spawn(tz_daemon *d, const char *db, const tz_daemon_opts *o, char *first_line,
+                    size_t cap);
+
+/* Waits for the daemon to exit; returns its exit status, or 128 + the
+ * signal that ended it. */
+int tz_daemon_wait(tz_daemon *d);
+
 /* Sends sig and waits for the daemon; returns its exit status, or 128 +
  * the signal that ended it. */
 int tz_daemon_stop(tz_daemon *d, int sig);
@@ -103,6 +123,11 @@ void tz_daemon_assert_running(tz_daemon *d);
  * a daemon that never answers fails the test instead of hanging it; -1
  * when the connection failed. */
 int tz_http_connect(int port);
+
+/* The same from the local address source (e.g. "127.0.0.2": every
+ * 127.0.0.0/8 address is the loopback), so that a test can be a second
+ * host; NULL: the kernel's choice. */
+int tz_http_connect_from(int port, const char *source);
 
 /* Sends all len bytes (MSG_NOSIGNAL). Returns 0, or -1 when the peer went
  * away first (the server may answer 413 before reading a body). */
