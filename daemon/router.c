@@ -20,9 +20,11 @@ static void path_shown(char out[4 * PATH_SHOWN_MAX + 4], const char *path)
 {
     static const char hex[] = "0123456789abcdef";
     size_t len = strlen(path), i = 0, o = 0;
-    while (i < len && i < PATH_SHOWN_MAX) {
+    while (i < len) {
         uint32_t cp;
         size_t n = tz_utf8_next(&cp, (const uint8_t *)path + i, len - i);
+        if (i + (n > 0 ? n : 1) > PATH_SHOWN_MAX)
+            break;
         if (n > 0 && cp >= 0x20 && cp != 0x7f) {
             memcpy(out + o, path + i, n);
             o += n;

@@ -258,29 +258,28 @@ static int request_parse(request *r, const uint8_t *data, size_t size)
     r->headers[pos - hstart] = '\0';
     r->body = data + pos;
     r->body_len = size - pos;
-    for (char *h = r->headers, *end; *h != '\0'; h = end + 1) {
-        end = strchr(h, '\n');
-        int last = end == NULL;
-        if (last)
-            end = h + strlen(h);
+    char *h = r->headers, *stop = r->headers + (pos - hstart);
+    while (h < stop) {
+        char *end = memchr(h, '\n', (size_t)(stop - h));
+        if (end == NULL)
+            end = stop; /* already the terminating NUL */
         *end = '\0';
         if (end > h && end[-1] == '\r')
             end[-1] = '\0';
         char *colon = strchr(h, ':');
-        if (colon == NULL)
-            continue;
-        *colon = '\0';
-        char *value = colon + 1;
-        while (*value == ' ' || *value == '\t')
-            value++;
-        if (strcasecmp(h, "Content-Type") == 0 && r->content_type == NULL)
-            r->content_type = value;
-        else if (strcasecmp(h, "X-Fuzz-Sign") == 0)
-            r->sign = value;
-        else if (strcasecmp(h, "X-Fuzz-Cosign") == 0)
-            r->cosign = 1;
-        if (last || end[1] == '\0')
-            break;
+        if (colon != NULL) {
+            *colon = '\0';
+            char *value = colon + 1;
+            while (*value == ' ' || *value == '\t')
+                value++;
+            if (strcasecmp(h, "Content-Type") == 0 && r->content_type == NULL)
+                r->content_type = value;
+            else if (strcasecmp(h, "X-Fuzz-Sign") == 0)
+                r->sign = value;
+            else if (strcasecmp(h, "X-Fuzz-Cosign") == 0)
+                r->cosign = 1;
+        }
+        h = end + 1;
     }
     return 1;
 }
