@@ -49,6 +49,7 @@
 #include "daemon/api.h"
 #include "daemon/cosign.h"
 #include "daemon/metrics.h"
+#include "daemon/router.h"
 #include "ledger/entry_json.h"
 #include "ledger/ledger.h"
 
@@ -1193,12 +1194,6 @@ static void on_reply_sent(struct evhttp_request *req, void *arg)
     if (c != NULL && !c->doomed)
         conn_set_idle(s, c);
 }
-static int is_msgpack_type(const char *ct)
-{
-    return ct != NULL && (strncmp(ct, "application/msgpack", 19) == 0 ||
-                          strncmp(ct, "application/x-msgpack", 21) == 0 ||
-                          strncmp(ct, "application/vnd.msgpack", 23) == 0);
-}
 
 static void on_request(struct evhttp_request *req, void *arg)
 {
@@ -1236,26 +1231,13 @@ static void on_request(struct evhttp_request *req, void *arg)
         reply_now(s, req, &r, t0, 1);
         return;
     }
-    if (path == NULL || path[0] != '/') {
-        tzd_reply_error(&r, 400, "input", "request target: not an absolute path");
-        reply_now(s, req, &r, t0, 1);
-        return;
-    }
-    int cosign = strcmp(path, "/v1/checkpoint/cosign") == 0;
-    int post = strcmp(path, "/v1/statements") == 0 || strcmp(path, "/v1/cosign") == 0 || cosign;
-    int known = post || strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0 ||
-                strncmp(path, "/v1/", 4) == 0;
-    /* The method first: each path takes exactly one (GET, or POST for appends). */
-    if (known && cmd != (post ? EVHTTP_REQ_POST : EVHTTP_REQ_GET)) {
-        tzd_reply_error(&r, 405, "method", "%s takes %s only", path, post ? "POST" : "GET");
+    int post;
+    tzd_route route = tzd_route_request(&post, &r, cmd, path); /* 400, 404, 405 (router.h) */
+    if (route == TZD_ROUTE_ERROR) {
         reply_now(s, req, &r, t0, !post);
         return;
     }
-    if (!known) {
-        tzd_reply_error(&r, 404, "notfound", "%.128s: no such endpoint", path);
-        reply_now(s, req, &r, t0, 1);
-        return;
-    }
+    int cosign = route == TZD_ROUTE_CHECKPOINT_COSIGN;
     if (strcmp(path, "/healthz") == 0) {
         tzd_snapshot *snap = tzd_head_acquire(&s->head);
         uint64_t size = snap ? snap->size : 0;
@@ -1319,8 +1301,8 @@ static void on_request(struct evhttp_request *req, void *arg)
         j->body_len = len;
         j->body = malloc(len ? len : 1);
         const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
-        j->msgpack = is_msgpack_type(ct);
-        j->require_type = strcmp(path, "/v1/cosign") == 0 ? "cosign" : NULL;
+        j->msgpack = tzd_route_body_is_msgpack(ct);
+        j->require_type = tzd_route_require_type(route);
         if (j->body == NULL || evbuffer_copyout(in, j->body, len) != (ev_ssize_t)len) {
             job_free(j);
             tzd_reply_error(&r, 503, "nomem", "out of memory");

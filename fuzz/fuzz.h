@@ -44,7 +44,8 @@
     X(encoding)              \
     X(time)                  \
     X(bundle)                \
-    X(witness)
+    X(witness)               \
+    X(http)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -150,6 +150,7 @@ static int rd_uint(reader *r, uint64_t *v, const char *field, tz_err *err)
 {
     uint64_t at = rd_offset(r);
     const uint8_t *p;
+    *v = 0; /* written on every path, also on error */
     int rc = rd_bytes(r, 1, &p, field, err);
     if (rc != TZ_OK)
         return rc;
@@ -194,6 +195,7 @@ static int rd_header(reader *r, int kind, uint64_t *n, const char *field, tz_err
     };
     uint64_t at = rd_offset(r);
     const uint8_t *p;
+    *n = 0; /* written on every path, also on error */
     int rc = rd_bytes(r, 1, &p, field, err);
     if (rc != TZ_OK)
         return rc;
@@ -401,7 +403,9 @@ static int rd_record(reader *r, uint64_t index, uint64_t *seq, const uint8_t **e
 {
     char field[48];
     snprintf(field, sizeof field, "records[%" PRIu64 "]", index);
-    uint64_t at = rd_offset(r), n;
+    uint64_t at = rd_offset(r), n = 0;
+    *seq = 0; /* every output written on every path, also on error */
+    *entry = NULL;
     int rc = rd_header(r, K_ARRAY, &n, field, err);
     if (rc == TZ_OK && n != 2)
         rc = rd_bad(at, field, "must be [seq, entry]", err);
@@ -597,6 +601,8 @@ typedef struct verifier {
 static int body_string(const tz_statement *st, const char *name, size_t max, const char **s,
                        size_t *len, tz_err *err)
 {
+    *s = NULL; /* written on every path: callers may read them after an error */
+    *len = 0;
     const msgpack_object *o = tz_codec_map_get(st->body, name);
     if (o == NULL || o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 ||
         o->via.str.size > max)

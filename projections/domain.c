@@ -166,6 +166,7 @@ static int f_date(dctx *d, const char *name, int64_t *day, tz_err *err)
 
 static int f_int(dctx *d, const char *name, int64_t min, int64_t max, int64_t *out, tz_err *err)
 {
+    *out = 0; /* written on every path, also on error */
     json_t *v = json_object_get(d->body, name);
     if (v == NULL)
         return tz_err_set(err, TZ_ERR_INPUT, "body.%s: missing", name);

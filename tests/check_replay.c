@@ -102,7 +102,8 @@ static tz_ledger *open_ledger(const char *path)
 static tz_store *open_store(const char *ledger)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/db", ledger);
+    int n = snprintf(path, sizeof path, "%s/db", ledger);
+    ck_assert_msg(n >= 0 && (size_t)n < sizeof path, "%s/db: path too long", ledger);
     tz_store *s;
     tz_err e;
     ck_assert_msg(tz_store_open(&s, path, TZ_STORE_READONLY, &e) == TZ_OK, "%s", e.msg);
