@@ -584,8 +584,6 @@ static void send_reply(struct evhttp_request *req, const tzd_reply *r)
     struct evbuffer *out = evhttp_request_get_output_buffer(req);
     evhttp_add_header(h, "Content-Type", r->ctype ? r->ctype : "application/json");
     evhttp_add_header(h, "Cache-Control", "no-store");
-    if (r->status == 405)
-        evhttp_add_header(h, "Allow", r->body && strstr(r->body, "POST") ? "POST" : "GET");
     if (r->body != NULL)
         evbuffer_add(out, r->body, r->len);
     if (r->ctype == NULL || strcmp(r->ctype, "application/json") == 0)
@@ -1234,6 +1232,9 @@ static void on_request(struct evhttp_request *req, void *arg)
     int post;
     tzd_route route = tzd_route_request(&post, &r, cmd, path); /* 400, 404, 405 (router.h) */
     if (route == TZD_ROUTE_ERROR) {
+        if (r.status == 405) /* the method the path takes, as the router decided it */
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+                              post ? "POST" : "GET");
         reply_now(s, req, &r, t0, !post);
         return;
     }

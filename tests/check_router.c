@@ -13,6 +13,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "daemon/router.h"
 #include "tests/tz_test.h"
@@ -169,6 +171,53 @@ START_TEST(daemon_refuses_bad_paths_as_json)
 }
 END_TEST
 
+/* The Allow header of a 405 names the method the path takes. It was chosen
+ * by looking for "POST" anywhere in the reply, so a GET-only path with
+ * POST in its name (/v1/POST) was told to use POST. */
+static char *raw_reply(int port, const char *request)
+{
+    int fd = tz_http_connect(port);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(tz_http_send(fd, request, strlen(request)), 0);
+    char buf[8192];
+    size_t len = 0;
+    ssize_t r;
+    while (len + 1 < sizeof buf && (r = recv(fd, buf + len, sizeof buf - 1 - len, 0)) > 0)
+        len += (size_t)r;
+    buf[len] = '\0';
+    close(fd);
+    return strdup(buf);
+}
+
+START_TEST(allow_names_the_method_the_path_takes)
+{
+    tz_fixture f;
+    tz_fixture_init(&f);
+    tz_daemon d;
+    tz_daemon_start(&d, f.db);
+    static const struct {
+        const char *request, *allow;
+    } allows[] = {
+        {"POST /v1/POST HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+         "\r\nAllow: GET\r\n"},
+        {"GET /v1/statements HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+         "\r\nAllow: POST\r\n"},
+        {"DELETE /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+         "\r\nAllow: GET\r\n"},
+    };
+    for (size_t i = 0; i < sizeof allows / sizeof allows[0]; i++) {
+        char *reply = raw_reply(d.port, allows[i].request);
+        ck_assert_ptr_nonnull(reply);
+        ck_assert_msg(strncmp(reply, "HTTP/1.1 405", 12) == 0, "case %zu: %.80s", i, reply);
+        ck_assert_msg(strstr(reply, allows[i].allow) != NULL, "case %zu: no%s in %s", i,
+                      allows[i].allow, reply);
+        free(reply);
+    }
+    ck_assert_int_eq(tz_daemon_stop(&d, SIGTERM), 0);
+    tz_fixture_cleanup(&f);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("router");
@@ -180,6 +229,7 @@ static Suite *make_suite(void)
     tc = tcase_create("daemon");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, daemon_refuses_bad_paths_as_json);
+    tcase_add_test(tc, allow_names_the_method_the_path_takes);
     suite_add_tcase(s, tc);
     return s;
 }
