@@ -490,7 +490,7 @@ static int dir_is_empty_or_absent(const char *dir, tz_err *err)
     return TZ_OK;
 }
 
-static int copy_key_file(const char *from, const char *to, tz_err *err)
+int tz_ledger_copy_key_file(const char *from, const char *to, tz_err *err)
 {
     char buf[8192];
     int in = open(from, O_RDONLY | O_CLOEXEC);
@@ -535,7 +535,7 @@ int tz_ledger_create(const char *dir, const char *origin, const char *log_key_pa
     msgpack_sbuffer_init(&sb);
     if ((rc = dir_is_empty_or_absent(dir, err)) != TZ_OK ||
         (rc = path_join(path, sizeof path, dir, "log.key", err)) != TZ_OK ||
-        (rc = copy_key_file(log_key_path, path, err)) != TZ_OK ||
+        (rc = tz_ledger_copy_key_file(log_key_path, path, err)) != TZ_OK ||
         (rc = path_join(path, sizeof path, dir, "db", err)) != TZ_OK ||
         (rc = tz_store_open(&store, path, TZ_STORE_CREATE, err)) != TZ_OK ||
         (rc = tz_store_put(store, TZ_CF_META, META_FORMAT, strlen(META_FORMAT), TZ_LEDGER_FORMAT,
@@ -920,6 +920,26 @@ int tz_ledger_consistency_proof(tz_ledger *l, uint64_t size1, uint64_t size2,
                           (unsigned long long)size1, (unsigned long long)size2);
     return missing_is_tamper(
         tz_merkle_consistency_proof(proof, size1, size2, tz_ledger_read_node, l->store, err), err);
+}
+
+int tz_ledger_sign_checkpoint(tz_ledger *l, tz_err *err)
+{
+    if (l->readonly || !l->have_log_key)
+        return tz_err_set(err, TZ_ERR_USAGE, "checkpoint: the ledger is opened read-only");
+    if (l->size == 0)
+        return tz_err_set(err, TZ_ERR_USAGE, "checkpoint: the ledger is empty");
+    tz_checkpoint cp;
+    snprintf(cp.origin, sizeof cp.origin, "%s", l->origin);
+    cp.size = l->size;
+    memcpy(cp.root, l->root, 32);
+    char *note = NULL;
+    size_t note_len = 0;
+    int rc = tz_checkpoint_sign(&note, &note_len, &cp, &l->log_key, err);
+    if (rc == TZ_OK)
+        rc = tz_store_put(l->store, TZ_CF_META, META_CHECKPOINT, strlen(META_CHECKPOINT), note,
+                          note_len, err);
+    free(note);
+    return rc;
 }
 
 int tz_ledger_checkpoint(tz_ledger *l, char **note, size_t *len, tz_err *err)

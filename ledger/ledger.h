@@ -126,6 +126,16 @@ int tz_ledger_inclusion_proof(tz_ledger *ledger, uint64_t seq, uint64_t size,
 int tz_ledger_consistency_proof(tz_ledger *ledger, uint64_t size1, uint64_t size2,
                                 tz_merkle_proof *proof, tz_err *err) TZ_MUST_CHECK;
 
+/* Signs a checkpoint of the ledger as it stands (size, root) with the log
+ * key and stores it durably as the latest. For a ledger whose entries were
+ * written without one (`taizhang salvage`); appends sign their own.
+ * TZ_ERR_USAGE when opened read-only or empty; TZ_ERR_IO. */
+int tz_ledger_sign_checkpoint(tz_ledger *ledger, tz_err *err) TZ_MUST_CHECK;
+
+/* Copies a key file (at most 8 KiB) to `to`, created 0600 (it must not
+ * exist) and fsynced; the bytes read are wiped. TZ_ERR_IO naming the file. */
+int tz_ledger_copy_key_file(const char *from, const char *to, tz_err *err) TZ_MUST_CHECK;
+
 /* The latest signed checkpoint (C2SP signed note), malloc'd (free()). */
 int tz_ledger_checkpoint(tz_ledger *ledger, char **note, size_t *len, tz_err *err) TZ_MUST_CHECK;
 

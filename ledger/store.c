@@ -86,6 +86,7 @@ void tz_store_key_u64(uint8_t out[8], uint64_t v)
 }
 
 static int set_options(tz_store *s, int flags, tz_err *err);
+static int read_status(tz_store *s, char *rocks_err, tz_err *err, const char *what);
 
 uint64_t tz_store_u64_from_key(const uint8_t in[8])
 {
@@ -443,6 +444,49 @@ static int set_options(tz_store *s, int flags, tz_err *err)
     }
 
     return TZ_OK;
+}
+
+int tz_store_repair(const char *path, tz_err *err)
+{
+    rocksdb_options_t *options = rocksdb_options_create();
+    if (options == NULL)
+        return tz_err_set(err, TZ_ERR_NOMEM, "store: out of memory");
+    rocksdb_options_set_info_log_level(options, 5 /* HEADER_LEVEL */);
+    char *rocks_err = NULL;
+    rocksdb_repair_db(options, path, &rocks_err);
+    rocksdb_options_destroy(options);
+    char what[600];
+    snprintf(what, sizeof what, "store: cannot repair %s", path);
+    return rocks_status(rocks_err, err, what);
+}
+
+int tz_store_last_key(tz_store *s, tz_cf cf, uint8_t *key, size_t cap, size_t *len, tz_err *err)
+{
+    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+    if (ro == NULL)
+        return tz_err_set(err, TZ_ERR_NOMEM, "store: out of memory");
+    rocksdb_readoptions_set_fill_cache(ro, 0);
+    if (s->snapshot != NULL)
+        rocksdb_readoptions_set_snapshot(ro, s->snapshot);
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, ro, s->cf[cf]);
+    int rc = TZ_ERR_NOTFOUND;
+    rocksdb_iter_seek_to_last(it);
+    if (rocksdb_iter_valid(it)) {
+        size_t klen = 0;
+        const char *k = rocksdb_iter_key(it, &klen);
+        *len = klen;
+        memcpy(key, k, klen < cap ? klen : cap);
+        rc = TZ_OK;
+    }
+    char *rocks_err = NULL;
+    rocksdb_iter_get_error(it, &rocks_err);
+    if (rocks_err != NULL)
+        rc = read_status(s, rocks_err, err, "store: seek to the last key");
+    else if (rc == TZ_ERR_NOTFOUND)
+        tz_err_set(err, rc, "store: %s is empty", cf_names[cf]);
+    rocksdb_iter_destroy(it);
+    rocksdb_readoptions_destroy(ro);
+    return rc;
 }
 
 int tz_store_snapshot(tz_store *s, tz_store **out, tz_err *err)

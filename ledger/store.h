@@ -67,6 +67,18 @@ int tz_store_open(tz_store **out, const char *path, int flags, tz_err *err) TZ_M
 int tz_store_orphans(tz_store *store, char *names, size_t cap, size_t *count,
                      tz_err *err) TZ_MUST_CHECK;
 
+/* Rebuilds the MANIFEST of the database at path from the files there
+ * (RocksDB's RepairDB: write-ahead logs are turned into tables, records
+ * past damage kept, unreadable tables moved to path/lost). It rewrites
+ * the directory: only ever run it on a copy (`taizhang salvage` does).
+ * TZ_ERR_IO with RocksDB's message. */
+int tz_store_repair(const char *path, tz_err *err) TZ_MUST_CHECK;
+
+/* The greatest key in cf: *len gets its length and key its first cap
+ * bytes. TZ_ERR_NOTFOUND when cf is empty, TZ_ERR_IO on a read error. */
+int tz_store_last_key(tz_store *store, tz_cf cf, uint8_t *key, size_t cap, size_t *len,
+                      tz_err *err) TZ_MUST_CHECK;
+
 /* The name of the store's current MANIFEST file ("MANIFEST-000028", from
  * CURRENT; "MANIFEST" when it cannot be read), for messages. */
 void tz_store_manifest_name(tz_store *store, char *out, size_t cap);
