@@ -45,14 +45,16 @@ static int print_json(const char *db, const char *out, const tz_salvage_report *
     if (r->recovered > 0)
         tz_base64_encode(root, sizeof root, r->root, 32);
     json_t *lost = json_array();
-    json_t *doc = json_pack("{s:b,s:s,s:s,s:I,s:I,s:I,s:s?,s:s?,s:b,s:s?,s:o}", "ok",
-                            r->recovered == r->expected, "db", db, "out", out, "expected",
+    json_t *doc = json_pack("{s:b,s:s,s:s,s:I,s:I,s:I,s:s?,s:s?,s:b,s:s?,s:s?,s:b,s:o}",
+                            "ok", r->recovered == r->expected && !r->beyond_unknown, "db", db,
+                            "out", out, "expected",
                             (json_int_t)r->expected, "recovered", (json_int_t)r->recovered,
                             "lost_count", (json_int_t)(r->expected - r->recovered), "root",
                             r->recovered ? root : NULL, "damage",
                             r->damage[0] ? r->damage : NULL, "repaired_copy", r->repaired_copy,
                             "original_open", r->original_open[0] ? r->original_open : NULL,
-                            "lost", lost);
+                            "copy_open", r->copy_open[0] ? r->copy_open : NULL,
+                            "beyond_unknown", r->beyond_unknown, "lost", lost);
     for (size_t i = 0; doc != NULL && i < r->nlost; i++)
         json_array_append_new(lost, json_pack("{s:I,s:I,s:s}", "from", (json_int_t)r->lost[i].from,
                                               "to", (json_int_t)r->lost[i].to, "reason",
@@ -83,6 +85,11 @@ static void print_text(const char *out, const tz_salvage_report *r)
     if (r->original_open[0])
         printf("the original would not open even for salvage (read from a repaired copy): %s\n",
                r->original_open);
+    if (r->copy_open[0])
+        printf("the repaired copy could not be read: %s\n", r->copy_open);
+    if (r->beyond_unknown)
+        printf("what lay beyond the damage cannot be told: more entries than %llu may have been "
+               "lost\n", (unsigned long long)r->expected);
     for (size_t i = 0; i < r->nlost; i++) {
         if (r->lost[i].from == r->lost[i].to)
             printf("not recovered: seq %llu: %s\n", (unsigned long long)r->lost[i].from,
@@ -126,7 +133,7 @@ int tz_cli_salvage(int argc, char **argv)
     tz_err e;
     if (tz_salvage(db, out, getenv("TAIZHANG_PASSPHRASE"), &r, &e) != TZ_OK)
         return fail(2, "%s", e.msg); /* usage, I/O: the original is untouched */
-    int code = r.recovered == r.expected ? 0 : 1;
+    int code = r.recovered == r.expected && !r.beyond_unknown ? 0 : 1;
     if (json) {
         if (print_json(db, out, &r) != 0)
             code = 2;

@@ -158,6 +158,8 @@ static int open_sources(salvage *sv, tz_err *err)
         if (sv->original == NULL)
             return tz_err_set(err, TZ_ERR_IO, "--db %s: the store cannot be read: %.200s; a "
                               "repaired copy neither: %.200s", sv->damaged_dir, e.msg, r.msg);
+        snprintf(sv->rep->copy_open, sizeof sv->rep->copy_open, "%s", r.msg);
+        sv->rep->beyond_unknown = sv->rep->damage[0] != '\0';
     }
     return TZ_OK;
 }

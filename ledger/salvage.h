@@ -40,6 +40,11 @@ typedef struct tz_salvage_report {
     int repaired_copy;   /* 1: some entries came from the repaired copy */
     char damage[TZ_ERR_MSG_MAX];        /* why a normal open refuses the original, or "" */
     char original_open[TZ_ERR_MSG_MAX]; /* why it would not open even for salvage, or "" */
+    char copy_open[TZ_ERR_MSG_MAX];     /* why the repaired copy could not be read, or "" */
+    /* 1: the store is damaged and the repaired copy could not be read, so
+     * what lay beyond the damage is unknown: expected is only a lower
+     * bound, and the salvage is not complete even when recovered equals it */
+    int beyond_unknown;
     size_t nlost;        /* runs of seqs not recovered, in seq order */
     tz_salvage_lost *lost;
 } tz_salvage_report;
@@ -49,7 +54,8 @@ typedef struct tz_salvage_report {
  * (passphrase for a sealed one; NULL if plain) and copied to
  * out_dir/log.key. Nothing under damaged_dir is written, renamed or
  * deleted. Returns TZ_OK when the salvage ran to a verdict:
- * report->recovered == report->expected means everything was recovered;
+ * report->recovered == report->expected and !report->beyond_unknown means
+ * everything was recovered;
  * when report->recovered is 0 (genesis unreadable) no ledger is written
  * and out_dir is left as it was. On TZ_OK the caller frees the report
  * (tz_salvage_report_free). Errors: TZ_ERR_USAGE (out_dir not empty, a

@@ -454,6 +454,22 @@ int tz_store_repair(const char *path, tz_err *err)
     rocksdb_options_set_info_log_level(options, 5 /* HEADER_LEVEL */);
     char *rocks_err = NULL;
     rocksdb_repair_db(options, path, &rocks_err);
+    /* The repair knows only the column families it found data of: open it
+     * once for writing to add the others (an empty family has no table). */
+    if (rocks_err == NULL) {
+        const rocksdb_options_t *cf_options[TZ_CF_COUNT + 1];
+        rocksdb_column_family_handle_t *cf[TZ_CF_COUNT + 1];
+        for (int i = 0; i <= TZ_CF_COUNT; i++)
+            cf_options[i] = options;
+        rocksdb_options_set_create_missing_column_families(options, 1);
+        rocksdb_t *db = rocksdb_open_column_families(options, path, TZ_CF_COUNT + 1, cf_names,
+                                                     cf_options, cf, &rocks_err);
+        if (db != NULL && rocks_err == NULL) {
+            for (int i = 0; i <= TZ_CF_COUNT; i++)
+                rocksdb_column_family_handle_destroy(cf[i]);
+            rocksdb_close(db);
+        }
+    }
     rocksdb_options_destroy(options);
     char what[600];
     snprintf(what, sizeof what, "store: cannot repair %s", path);
