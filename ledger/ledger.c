@@ -282,9 +282,7 @@ static int check_nothing_beyond_head(tz_ledger *l, tz_err *err)
                       (unsigned long long)l->size);
 }
 
-/* Appends to a failed open's message what the operator can do. Only store
- * damage (RocksDB refused, or unreferenced files) gets the hint. */
-static void hint_salvage(const char *dir, tz_err *err)
+void tz_ledger_hint_salvage(const char *dir, tz_err *err)
 {
     if (err == NULL || err->code != TZ_ERR_IO ||
         (strstr(err->msg, "Corruption") == NULL && strstr(err->msg, "not referenced") == NULL))
@@ -401,7 +399,7 @@ static int open_ledger(tz_ledger **out, const char *dir, int flags, const char *
         goto fail;
     if ((rc = tz_store_open(&l->store, path,
                             l->readonly ? TZ_STORE_READONLY : store_flags, err)) != TZ_OK) {
-        hint_salvage(dir, err);
+        tz_ledger_hint_salvage(dir, err);
         goto fail;
     }
     uint8_t *fmt = NULL;

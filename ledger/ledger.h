@@ -77,6 +77,12 @@ int tz_ledger_create(const char *dir, const char *origin, const char *log_key_pa
 int tz_ledger_open(tz_ledger **out, const char *dir, int flags, const char *passphrase,
                    tz_err *err) TZ_MUST_CHECK;
 
+/* For a failed open of the ledger in dir: when err reports store damage
+ * (RocksDB's "Corruption", or SST files the MANIFEST does not reference),
+ * appends the way out (`taizhang salvage`) to its message; else leaves it
+ * unchanged. Accepts NULL. */
+void tz_ledger_hint_salvage(const char *dir, tz_err *err);
+
 /* Closes the ledger and wipes its key. Accepts NULL. */
 void tz_ledger_close(tz_ledger *ledger);
 

@@ -446,7 +446,10 @@ static int open_ledger_store(const char *dir, tz_store **store, tz_err *err)
                    ? tz_err_set(err, TZ_ERR_IO, "--db %s: permission denied (%s cannot be read "
                                 "by this user)", dir, path)
                    : tz_err_set(err, TZ_ERR_IO, "--db %s: no ledger there", dir);
-    return tz_store_open(store, path, TZ_STORE_READONLY, err);
+    int rc = tz_store_open(store, path, TZ_STORE_READONLY, err);
+    if (rc != TZ_OK)
+        tz_ledger_hint_salvage(dir, err);
+    return rc;
 }
 
 /* *format_ok: the meta format record is TZ_LEDGER_FORMAT; *reproject_pending:

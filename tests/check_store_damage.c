@@ -11,7 +11,8 @@
  *     exactly as it was (names, sizes, SHA-256), the daemon's writable open
  *     included;
  *   - a torn last WAL record (a write cut short: its batch was never
- *     acknowledged) still opens with every entry before it;
+ *     acknowledged) still opens with every entry before it, and so does a
+ *     table a crash left unreferenced (the ledger verifies without it);
  *   - `taizhang salvage` copies the verified prefix into a new ledger that
  *     `taizhang verify` accepts, with the original's root at that size,
  *     names every seq it could not recover, and leaves the original as it
@@ -205,6 +206,16 @@ static char *daemon_refuses(const char *db)
     return run(2, cmd);
 }
 
+/* Reopens the ledger for writing once: RocksDB flushes what its WAL held
+ * into tables. */
+static void flush_to_tables(void)
+{
+    tz_ledger *l = NULL;
+    tz_err e;
+    ck_assert_msg(tz_ledger_open(&l, fx.db, 0, NULL, &e) == TZ_OK, "%s", e.msg);
+    tz_ledger_close(l);
+}
+
 /* ---- the write-ahead log -------------------------------------------------------- */
 
 START_TEST(test_wal_flip_refuses_every_open_and_changes_nothing)
@@ -221,6 +232,7 @@ START_TEST(test_wal_flip_refuses_every_open_and_changes_nothing)
     snprintf(cmd, sizeof cmd, TZ " verify --db '%s'", fx.db);
     char *out = run(2, cmd); /* was: exit 0, "ok" with the entries after the flip gone */
     ck_assert_msg(strstr(out, walname) && strstr(out, "fails its checksum"), "%s", out);
+    ck_assert_msg(strstr(out, "salvage"), "%s", out);
     free(out);
     assert_unchanged(before, fx.db, "verify");
 
@@ -337,6 +349,28 @@ START_TEST(test_truncated_manifest_refuses_and_deletes_nothing)
     free(out);
     assert_unchanged(before, db, "reproject");
     free(before);
+}
+END_TEST
+
+/* A table the MANIFEST does not reference but whose data the ledger still
+ * holds: what a crash during a flush or compaction leaves. The ledger
+ * verifies without it, so a writer opens and RocksDB may clean it up. */
+START_TEST(test_crash_leftover_table_does_not_stop_a_writer)
+{
+    fill(0);
+    flush_to_tables();
+    char table[900], leftover[1000];
+    find_file(fx.db, ".sst", 1, table, sizeof table);
+    snprintf(leftover, sizeof leftover, "%s/db/009999.sst", fx.db);
+    char cmd[2100];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", table, leftover);
+    ck_assert_int_eq(tz_test_run(NULL, "%s", cmd), 0);
+    tz_ledger *l = NULL;
+    tz_err e;
+    ck_assert_msg(tz_ledger_open(&l, fx.db, 0, NULL, &e) == TZ_OK, "%s", e.msg);
+    tz_fixture_memos(l, &fx.cadre, 300000, 2);
+    tz_ledger_close(l);
+    ck_assert_int_eq(tz_test_verify(fx.db), ENTRIES + 2);
 }
 END_TEST
 
@@ -466,16 +500,6 @@ static void damage_tables(const char *db, long long min)
     ck_assert_msg(n > 0, "no table of %lld bytes in %s", min, path);
 }
 
-/* Reopens the ledger for writing once: RocksDB flushes what its WAL held
- * into tables. */
-static void flush_to_tables(void)
-{
-    tz_ledger *l = NULL;
-    tz_err e;
-    ck_assert_msg(tz_ledger_open(&l, fx.db, 0, NULL, &e) == TZ_OK, "%s", e.msg);
-    tz_ledger_close(l);
-}
-
 START_TEST(test_salvage_after_a_damaged_table)
 {
     fill(0);
@@ -603,6 +627,7 @@ static Suite *store_damage_suite(void)
     tcase_add_test(tc, test_wal_flip_refuses_every_open_and_changes_nothing);
     tcase_add_test(tc, test_torn_wal_tail_opens_with_every_entry_before_it);
     tcase_add_test(tc, test_truncated_manifest_refuses_and_deletes_nothing);
+    tcase_add_test(tc, test_crash_leftover_table_does_not_stop_a_writer);
     tcase_add_test(tc, test_salvage_after_a_wal_flip);
     tcase_add_test(tc, test_salvage_after_a_truncated_manifest);
     tcase_add_test(tc, test_salvage_after_a_damaged_table);
