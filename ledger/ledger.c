@@ -380,12 +380,12 @@ static int open_ledger(tz_ledger **out, const char *dir, int flags, const char *
     if (rc != TZ_OK)
         return rc;
     struct stat sb;
-    if (stat(path, &sb) != 0 && (errno == EACCES || errno == EPERM))
-        return tz_err_set(err, TZ_ERR_IO, "--db %s: permission denied (%s cannot be read by "
-                          "this user)", dir, path);
     if (stat(path, &sb) != 0)
-        return tz_err_set(err, TZ_ERR_IO, "--db %s: no ledger there (%s); create one with "
-                          "`taizhang init`", dir, strerror(errno));
+        return errno == EACCES || errno == EPERM
+                   ? tz_err_set(err, TZ_ERR_IO, "--db %s: permission denied (%s cannot be read "
+                                "by this user)", dir, path)
+                   : tz_err_set(err, TZ_ERR_IO, "--db %s: no ledger there (%s); create one with "
+                                "`taizhang init`", dir, strerror(errno));
     tz_ledger *l = calloc(1, sizeof *l);
     if (l == NULL)
         return tz_err_set(err, TZ_ERR_NOMEM, "ledger: out of memory");
