@@ -16,5 +16,6 @@ int tz_cli_verify_all(int argc, char **argv);    /* cli/tamper.c: verify --all *
 int tz_cli_replay(int argc, char **argv);        /* cli/replay.c */
 int tz_cli_history(int argc, char **argv);       /* cli/replay.c */
 int tz_cli_diff_bundle(int argc, char **argv);   /* cli/diff_bundle.c: diff --bundle */
+int tz_cli_salvage(int argc, char **argv);       /* cli/salvage.c */
 
 #endif

@@ -1434,6 +1434,8 @@ static const struct {
                               "as it stood then, in a separate read-only ledger)"},
     {"history", tz_cli_history, "history --db DIR (--person P | --village V)   (entry by entry: "
                                 "who signed what and when)"},
+    {"salvage", tz_cli_salvage, "salvage --db DAMAGED --out NEWDIR [--json]   (every entry that "
+                                "verifies, into a new ledger; names each seq not recovered)"},
 };
 
 /* verify --bundle and verify --all are the inspection tools' verify. */

@@ -1242,15 +1242,41 @@ static void on_request(struct evhttp_request *req, void *arg)
     if (strcmp(path, "/healthz") == 0) {
         tzd_snapshot *snap = tzd_head_acquire(&s->head);
         uint64_t size = snap ? snap->size : 0;
+        /* Reads: a probe of what every answer rests on (the last entry and
+         * its leaf node, through the published snapshot), and every read
+         * RocksDB has refused since the store was opened (a damaged block
+         * fails the reads that reach it, here or in any handler). */
+        char read_error[TZ_ERR_MSG_MAX] = "";
+        if (snap != NULL && size > 0) {
+            uint8_t key[8], node[32], *val = NULL;
+            size_t len = 0;
+            tz_err pe;
+            tz_store_key_u64(key, size - 1);
+            int pr = tz_store_get(snap->store, TZ_CF_ENTRIES, key, sizeof key, &val, &len, &pe);
+            tz_store_free(val);
+            if (pr == TZ_OK)
+                pr = tz_ledger_read_node(snap->store, 0, size - 1, node, &pe);
+            if (pr != TZ_OK)
+                snprintf(read_error, sizeof read_error, "%s", pe.msg);
+        }
+        if (read_error[0] == '\0' && snap != NULL)
+            tz_store_read_failures(snap->store, read_error, sizeof read_error);
         tzd_head_release(&s->head, snap);
-        /* ok: appends are being taken (not draining, the store writable) */
+        /* ok: appends are being taken (not draining, the store writable)
+         * and the store answers reads */
         int failed = atomic_load(&s->metrics.store_failed) != 0;
-        int ok = !s->draining && !failed;
+        int ok = !s->draining && !failed && read_error[0] == '\0';
+        char store_state[TZ_ERR_MSG_MAX + 32];
+        if (failed)
+            snprintf(store_state, sizeof store_state, "refusing writes (reopening after a "
+                     "failed commit)");
+        else if (read_error[0] != '\0')
+            snprintf(store_state, sizeof store_state, "failing reads: %s", read_error);
+        else
+            snprintf(store_state, sizeof store_state, "ok");
         tzd_reply_json(&r, ok ? 200 : 503,
                        json_pack("{s:b,s:I,s:b,s:s}", "ok", ok, "size", (json_int_t)size,
-                                 "shutting_down", s->draining, "store",
-                                 failed ? "refusing writes (reopening after a failed commit)"
-                                        : "ok"));
+                                 "shutting_down", s->draining, "store", store_state));
         reply_now(s, req, &r, t0, 1);
         return;
     }

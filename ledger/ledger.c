@@ -32,6 +32,7 @@
 #include "ledger/codec.h"
 #include "ledger/replay.h"
 #include "ledger/statement.h"
+#include "ledger/verify.h"
 #include "util/fs.h"
 #include "util/time.h"
 
@@ -234,8 +235,143 @@ static int check_head_against_last_entry(tz_ledger *l, tz_err *err)
     return rc;
 }
 
+/* The stored checkpoint, when there is one, is written in the same batch as
+ * the head: it must be signed by the log key and name the head's size and
+ * root. (A replay holds none, and any found there is judged by
+ * tz_replay_verify; an empty ledger holds none either.) */
+static int check_checkpoint_against_head(tz_ledger *l, tz_err *err)
+{
+    uint8_t *val = NULL;
+    size_t len = 0;
+    int rc = tz_store_get(l->store, TZ_CF_META, META_CHECKPOINT, strlen(META_CHECKPOINT), &val,
+                          &len, err);
+    if (rc == TZ_ERR_NOTFOUND || (rc == TZ_OK && tz_replay_marked(l->store))) {
+        tz_store_free(val); /* a replay's planted checkpoint is tz_replay_verify's to judge */
+        return TZ_OK;
+    }
+    if (rc != TZ_OK)
+        return rc;
+    tz_checkpoint cp;
+    tz_err why;
+    if (tz_checkpoint_open(&cp, (const char *)val, len, &l->log_pub, &why) != TZ_OK)
+        rc = tz_err_set(err, TZ_ERR_TAMPER, "checkpoint: the stored checkpoint does not open "
+                        "with the log key (%.200s); run `taizhang verify`", why.msg);
+    else if (cp.size != l->size || !tz_hash_equal(cp.root, l->root, 32))
+        rc = tz_err_set(err, TZ_ERR_TAMPER, "checkpoint: the stored checkpoint is of %llu "
+                        "entries, the head of %llu (or their roots differ); run `taizhang verify`",
+                        (unsigned long long)cp.size, (unsigned long long)l->size);
+    tz_store_free(val);
+    return rc;
+}
+
+/* No entry may lie beyond the head: the head would be stale (its record lost
+ * while the entries survived), and the next append would reuse a seq. */
+static int check_nothing_beyond_head(tz_ledger *l, tz_err *err)
+{
+    uint8_t key[8], *val = NULL;
+    size_t len = 0;
+    tz_store_key_u64(key, l->size);
+    int rc = tz_store_get(l->store, TZ_CF_ENTRIES, key, sizeof key, &val, &len, err);
+    tz_store_free(val);
+    if (rc == TZ_ERR_NOTFOUND)
+        return TZ_OK;
+    if (rc != TZ_OK)
+        return rc;
+    return tz_err_set(err, TZ_ERR_TAMPER, "head: says %llu entries, but entry %llu is stored; "
+                      "run `taizhang verify`", (unsigned long long)l->size,
+                      (unsigned long long)l->size);
+}
+
+void tz_ledger_hint_salvage(const char *dir, tz_err *err)
+{
+    if (err == NULL || err->code != TZ_ERR_IO ||
+        (strstr(err->msg, "Corruption") == NULL && strstr(err->msg, "not referenced") == NULL))
+        return;
+    size_t used = strlen(err->msg);
+    int n = snprintf(err->msg + used, sizeof err->msg - used, "; `taizhang salvage --db %s --out "
+                     "NEWDIR` copies every entry that verifies into a new ledger", dir);
+    if (n < 0 || (size_t)n >= sizeof err->msg - used)
+        err->msg[sizeof err->msg - 1] = '\0';
+}
+
+/* A check of the open failed (rc) on an opened store: when SST files lie in
+ * its directory that its MANIFEST does not reference, say so and return
+ * TZ_ERR_IO (the likeliest cause: a MANIFEST that lost records, which makes
+ * entries, tree nodes or the head vanish); else return rc. */
+static int explain_orphans(tz_store *store, const char *dir, int rc, tz_err *err)
+{
+    char names[256], manifest[128];
+    size_t count = 0;
+    if (tz_store_orphans(store, names, sizeof names, &count, NULL) != TZ_OK || count == 0)
+        return rc;
+    if (err == NULL)
+        return TZ_ERR_IO;
+    err->code = TZ_ERR_IO; /* a damaged store, exit 2: not a verdict on the entries */
+    tz_store_manifest_name(store, manifest, sizeof manifest);
+    size_t used = strlen(err->msg);
+    int n = snprintf(err->msg + used, sizeof err->msg - used, "; %zu SST file%s in %s/db (%s) "
+                     "%s not referenced by %s, which has probably lost records; nothing was "
+                     "changed; `taizhang salvage --db %s --out NEWDIR` copies every entry that "
+                     "verifies into a new ledger", count, count == 1 ? "" : "s", dir, names,
+                     count == 1 ? "is" : "are", manifest, dir);
+    if (n < 0 || (size_t)n >= sizeof err->msg - used)
+        err->msg[sizeof err->msg - 1] = '\0';
+    return TZ_ERR_IO;
+}
+
+static int open_ledger(tz_ledger **out, const char *dir, int flags, const char *passphrase,
+                       int store_flags, tz_err *err);
+
+/* Before a writer opens the store (RocksDB's writable open deletes files it
+ * thinks obsolete and writes a new MANIFEST): the ledger opened read-only,
+ * which changes no file, must pass every check of the open. SST files the
+ * MANIFEST does not reference are left by a crash during a flush or a
+ * compaction (their data is still in the WAL or in the compaction's inputs)
+ * and also by a MANIFEST that lost its last records (their data is nowhere
+ * else). The two look alike by file number, so the ledger decides: the
+ * library's verifier replays the ledger as it reads without them; when it
+ * verifies, they hold nothing the ledger needs and RocksDB may delete them
+ * (*store_flags gets TZ_STORE_ORPHANS_CHECKED); when it does not, the open
+ * is refused and nothing is touched. The verify costs a full replay, paid
+ * only when such files exist (docs/STORE.md). */
+static int check_before_writing(const char *dir, int *store_flags, tz_err *err)
+{
+    tz_ledger *ro = NULL;
+    int rc = open_ledger(&ro, dir, TZ_LEDGER_READONLY, NULL, 0, err);
+    if (rc != TZ_OK)
+        return rc;
+    char names[256];
+    size_t count = 0;
+    rc = tz_store_orphans(ro->store, names, sizeof names, &count, err);
+    tz_ledger_close(ro);
+    if (rc != TZ_OK || count == 0)
+        return rc;
+    tz_verify_report rep;
+    if ((rc = tz_verify_ledger(dir, NULL, &rep, err)) != TZ_OK)
+        return rc;
+    if (!rep.ok) {
+        char at[48] = "";
+        if (rep.has_bad_seq)
+            snprintf(at, sizeof at, " at seq %llu", (unsigned long long)rep.first_bad_seq);
+        return tz_err_set(err, TZ_ERR_IO, "--db %s: %zu SST file%s (%s) not referenced by the "
+                          "MANIFEST, and the ledger without %s does not verify%s (%.120s): the "
+                          "MANIFEST has lost records; the store was not opened for writing and "
+                          "nothing was changed", dir, count, count == 1 ? "" : "s", names,
+                          count == 1 ? "it" : "them", at, rep.reason);
+    }
+    *store_flags |= TZ_STORE_ORPHANS_CHECKED;
+    return TZ_OK;
+}
+
 int tz_ledger_open(tz_ledger **out, const char *dir, int flags, const char *passphrase, tz_err *err)
 {
+    return open_ledger(out, dir, flags, passphrase, 0, err);
+}
+
+static int open_ledger(tz_ledger **out, const char *dir, int flags, const char *passphrase,
+                       int store_flags, tz_err *err)
+{
+
     *out = NULL;
     if (sodium_init() < 0)
         return tz_err_set(err, TZ_ERR_INTERNAL, "libsodium could not be initialised");
@@ -245,8 +381,11 @@ int tz_ledger_open(tz_ledger **out, const char *dir, int flags, const char *pass
         return rc;
     struct stat sb;
     if (stat(path, &sb) != 0)
-        return tz_err_set(err, TZ_ERR_IO, "--db %s: no ledger there (%s); create one with "
-                          "`taizhang init`", dir, strerror(errno));
+        return errno == EACCES || errno == EPERM
+                   ? tz_err_set(err, TZ_ERR_IO, "--db %s: permission denied (%s cannot be read "
+                                "by this user)", dir, path)
+                   : tz_err_set(err, TZ_ERR_IO, "--db %s: no ledger there (%s); create one with "
+                                "`taizhang init`", dir, strerror(errno));
     tz_ledger *l = calloc(1, sizeof *l);
     if (l == NULL)
         return tz_err_set(err, TZ_ERR_NOMEM, "ledger: out of memory");
@@ -256,8 +395,13 @@ int tz_ledger_open(tz_ledger **out, const char *dir, int flags, const char *pass
     /* a replay (taizhang replay) is never written to, not even opened for it */
     if (!l->readonly && (rc = tz_replay_refuse_write(dir, NULL, err)) != TZ_OK)
         goto fail;
-    if ((rc = tz_store_open(&l->store, path, l->readonly ? TZ_STORE_READONLY : 0, err)) != TZ_OK)
+    if (!l->readonly && (rc = check_before_writing(dir, &store_flags, err)) != TZ_OK)
         goto fail;
+    if ((rc = tz_store_open(&l->store, path,
+                            l->readonly ? TZ_STORE_READONLY : store_flags, err)) != TZ_OK) {
+        tz_ledger_hint_salvage(dir, err);
+        goto fail;
+    }
     uint8_t *fmt = NULL;
     size_t fmt_len = 0;
     rc = tz_store_get(l->store, TZ_CF_META, META_FORMAT, strlen(META_FORMAT), &fmt, &fmt_len, err);
@@ -290,9 +434,11 @@ int tz_ledger_open(tz_ledger **out, const char *dir, int flags, const char *pass
                             "`taizhang verify`");
             goto fail;
         }
-        if ((rc = check_head_against_last_entry(l, err)) != TZ_OK)
+        if ((rc = check_head_against_last_entry(l, err)) != TZ_OK ||
+            (rc = check_nothing_beyond_head(l, err)) != TZ_OK)
             goto fail;
-        if ((rc = read_genesis(l, err)) != TZ_OK)
+        if ((rc = read_genesis(l, err)) != TZ_OK ||
+            (rc = check_checkpoint_against_head(l, err)) != TZ_OK)
             goto fail;
     } else if (rc != TZ_ERR_NOTFOUND) {
         goto fail;
@@ -314,6 +460,8 @@ int tz_ledger_open(tz_ledger **out, const char *dir, int flags, const char *pass
     *out = l;
     return TZ_OK;
 fail:
+    if (l->store != NULL && rc == TZ_ERR_TAMPER)
+        rc = explain_orphans(l->store, dir, rc, err);
     tz_ledger_close(l);
     return rc;
 }
@@ -340,7 +488,7 @@ static int dir_is_empty_or_absent(const char *dir, tz_err *err)
     return TZ_OK;
 }
 
-static int copy_key_file(const char *from, const char *to, tz_err *err)
+int tz_ledger_copy_key_file(const char *from, const char *to, tz_err *err)
 {
     char buf[8192];
     int in = open(from, O_RDONLY | O_CLOEXEC);
@@ -385,7 +533,7 @@ int tz_ledger_create(const char *dir, const char *origin, const char *log_key_pa
     msgpack_sbuffer_init(&sb);
     if ((rc = dir_is_empty_or_absent(dir, err)) != TZ_OK ||
         (rc = path_join(path, sizeof path, dir, "log.key", err)) != TZ_OK ||
-        (rc = copy_key_file(log_key_path, path, err)) != TZ_OK ||
+        (rc = tz_ledger_copy_key_file(log_key_path, path, err)) != TZ_OK ||
         (rc = path_join(path, sizeof path, dir, "db", err)) != TZ_OK ||
         (rc = tz_store_open(&store, path, TZ_STORE_CREATE, err)) != TZ_OK ||
         (rc = tz_store_put(store, TZ_CF_META, META_FORMAT, strlen(META_FORMAT), TZ_LEDGER_FORMAT,
@@ -770,6 +918,26 @@ int tz_ledger_consistency_proof(tz_ledger *l, uint64_t size1, uint64_t size2,
                           (unsigned long long)size1, (unsigned long long)size2);
     return missing_is_tamper(
         tz_merkle_consistency_proof(proof, size1, size2, tz_ledger_read_node, l->store, err), err);
+}
+
+int tz_ledger_sign_checkpoint(tz_ledger *l, tz_err *err)
+{
+    if (l->readonly || !l->have_log_key)
+        return tz_err_set(err, TZ_ERR_USAGE, "checkpoint: the ledger is opened read-only");
+    if (l->size == 0)
+        return tz_err_set(err, TZ_ERR_USAGE, "checkpoint: the ledger is empty");
+    tz_checkpoint cp;
+    snprintf(cp.origin, sizeof cp.origin, "%s", l->origin);
+    cp.size = l->size;
+    memcpy(cp.root, l->root, 32);
+    char *note = NULL;
+    size_t note_len = 0;
+    int rc = tz_checkpoint_sign(&note, &note_len, &cp, &l->log_key, err);
+    if (rc == TZ_OK)
+        rc = tz_store_put(l->store, TZ_CF_META, META_CHECKPOINT, strlen(META_CHECKPOINT), note,
+                          note_len, err);
+    free(note);
+    return rc;
 }
 
 int tz_ledger_checkpoint(tz_ledger *l, char **note, size_t *len, tz_err *err)

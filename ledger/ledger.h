@@ -77,6 +77,12 @@ int tz_ledger_create(const char *dir, const char *origin, const char *log_key_pa
 int tz_ledger_open(tz_ledger **out, const char *dir, int flags, const char *passphrase,
                    tz_err *err) TZ_MUST_CHECK;
 
+/* For a failed open of the ledger in dir: when err reports store damage
+ * (RocksDB's "Corruption", or SST files the MANIFEST does not reference),
+ * appends the way out (`taizhang salvage`) to its message; else leaves it
+ * unchanged. Accepts NULL. */
+void tz_ledger_hint_salvage(const char *dir, tz_err *err);
+
 /* Closes the ledger and wipes its key. Accepts NULL. */
 void tz_ledger_close(tz_ledger *ledger);
 
@@ -125,6 +131,16 @@ int tz_ledger_inclusion_proof(tz_ledger *ledger, uint64_t seq, uint64_t size,
                               tz_merkle_proof *proof, tz_err *err) TZ_MUST_CHECK;
 int tz_ledger_consistency_proof(tz_ledger *ledger, uint64_t size1, uint64_t size2,
                                 tz_merkle_proof *proof, tz_err *err) TZ_MUST_CHECK;
+
+/* Signs a checkpoint of the ledger as it stands (size, root) with the log
+ * key and stores it durably as the latest. For a ledger whose entries were
+ * written without one (`taizhang salvage`); appends sign their own.
+ * TZ_ERR_USAGE when opened read-only or empty; TZ_ERR_IO. */
+int tz_ledger_sign_checkpoint(tz_ledger *ledger, tz_err *err) TZ_MUST_CHECK;
+
+/* Copies a key file (at most 8 KiB) to `to`, created 0600 (it must not
+ * exist) and fsynced; the bytes read are wiped. TZ_ERR_IO naming the file. */
+int tz_ledger_copy_key_file(const char *from, const char *to, tz_err *err) TZ_MUST_CHECK;
 
 /* The latest signed checkpoint (C2SP signed note), malloc'd (free()). */
 int tz_ledger_checkpoint(tz_ledger *ledger, char **note, size_t *len, tz_err *err) TZ_MUST_CHECK;

@@ -29,6 +29,14 @@ enum {
     TZ_STORE_CREATE = 1,   /* create the database; fail if it exists */
     TZ_STORE_READONLY = 2, /* open read-only (no lock; safe beside a writer) */
     TZ_STORE_SCRATCH = 4,  /* no WAL, no fsync, small buffers: throw-away rebuilds */
+    /* Read-only, recovering the WAL up to its first damaged record instead
+     * of refusing it: for `taizhang salvage`, which reads what it can and
+     * writes nothing here. */
+    TZ_STORE_SALVAGE = 8,
+    /* For a writable open: the caller has proven that the SST files the
+     * MANIFEST does not reference hold nothing the store needs (see
+     * tz_store_open), so RocksDB may delete them. */
+    TZ_STORE_ORPHANS_CHECKED = 16,
 };
 
 typedef struct tz_store tz_store;
@@ -37,8 +45,49 @@ typedef struct tz_store_iter tz_store_iter;
 
 /* Opens (or with TZ_STORE_CREATE creates) the RocksDB database at path with
  * all column families. On success *out owns the store; on error *out is NULL
- * and err names the path and RocksDB's message. */
+ * and err names the path and RocksDB's message.
+ *
+ * Integrity on open (docs/STORE.md): paranoid checks are on, and a record
+ * of the write-ahead log that fails its checksum refuses the open (TZ_ERR_IO,
+ * naming the log file and the byte), wherever it is; only an incomplete
+ * last record (a write cut short by a crash, never acknowledged) is
+ * dropped. A writable open of an existing store (flags without CREATE,
+ * SCRATCH or READONLY) first opens it read-only, which changes no file,
+ * and refuses (TZ_ERR_IO, naming the files and the MANIFEST) when that
+ * fails or when an SST file in the directory is not referenced by the
+ * MANIFEST, unless TZ_STORE_ORPHANS_CHECKED: RocksDB's writable open would
+ * delete it. So a failed open deletes and rewrites nothing. */
 int tz_store_open(tz_store **out, const char *path, int flags, tz_err *err) TZ_MUST_CHECK;
+
+/* The SST files in the store's directory that its MANIFEST does not
+ * reference (a crash during a flush or compaction leaves such a file,
+ * and so does a MANIFEST that lost records). *count gets their number,
+ * names (cap bytes) the first few, comma-separated. TZ_ERR_IO when the
+ * directory cannot be listed. */
+int tz_store_orphans(tz_store *store, char *names, size_t cap, size_t *count,
+                     tz_err *err) TZ_MUST_CHECK;
+
+/* Rebuilds the MANIFEST of the database at path from the files there
+ * (RocksDB's RepairDB: write-ahead logs are turned into tables, records
+ * past damage kept, unreadable tables moved to path/lost). It rewrites
+ * the directory: only ever run it on a copy (`taizhang salvage` does).
+ * TZ_ERR_IO with RocksDB's message. */
+int tz_store_repair(const char *path, tz_err *err) TZ_MUST_CHECK;
+
+/* The greatest key in cf: *len gets its length and key its first cap
+ * bytes. TZ_ERR_NOTFOUND when cf is empty, TZ_ERR_IO on a read error. */
+int tz_store_last_key(tz_store *store, tz_cf cf, uint8_t *key, size_t cap, size_t *len,
+                      tz_err *err) TZ_MUST_CHECK;
+
+/* The name of the store's current MANIFEST file ("MANIFEST-000028", from
+ * CURRENT; "MANIFEST" when it cannot be read), for messages. */
+void tz_store_manifest_name(tz_store *store, char *out, size_t cap);
+
+/* The number of reads of this store (or of any snapshot of it) that RocksDB
+ * answered with an error (a damaged block, an I/O error) since it was
+ * opened; first (cap bytes) gets the first one's message, "" when none.
+ * NOTFOUND is no failure. Thread-safe. */
+uint64_t tz_store_read_failures(tz_store *store, char *first, size_t cap);
 
 /* A read-only handle on store as it stands now (a RocksDB snapshot): every
  * read through it, point or scan, directly or through a batch, sees exactly

@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -441,8 +442,14 @@ static int open_ledger_store(const char *dir, tz_store **store, tz_err *err)
     if (n < 0 || (size_t)n >= sizeof path)
         return tz_err_set(err, TZ_ERR_USAGE, "--db: path too long");
     if (access(path, F_OK) != 0)
-        return tz_err_set(err, TZ_ERR_IO, "--db %s: no ledger there", dir);
-    return tz_store_open(store, path, TZ_STORE_READONLY, err);
+        return errno == EACCES || errno == EPERM
+                   ? tz_err_set(err, TZ_ERR_IO, "--db %s: permission denied (%s cannot be read "
+                                "by this user)", dir, path)
+                   : tz_err_set(err, TZ_ERR_IO, "--db %s: no ledger there", dir);
+    int rc = tz_store_open(store, path, TZ_STORE_READONLY, err);
+    if (rc != TZ_OK)
+        tz_ledger_hint_salvage(dir, err);
+    return rc;
 }
 
 /* *format_ok: the meta format record is TZ_LEDGER_FORMAT; *reproject_pending:
