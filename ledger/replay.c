@@ -22,7 +22,6 @@
 #include "ledger/replay.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,10 +299,7 @@ int tz_replay_verify(tz_store *store, const tz_public_key *log_key, const char *
 
 static int join(char *out, size_t cap, const char *dir, const char *name, tz_err *err)
 {
-    int n = snprintf(out, cap, "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= cap)
-        return tz_err_set(err, TZ_ERR_USAGE, "--out: path too long: %s/%s", dir, name);
-    return TZ_OK;
+    return tz_fs_join(out, cap, dir, name, "--out", err);
 }
 
 /* out_dir must be new or an empty directory; *created says whether this
@@ -496,16 +492,6 @@ out:
     return rc;
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 static int make_read_only(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)ftw;
@@ -525,13 +511,10 @@ static int make_writable(const char *path, const struct stat *st, int flag, stru
 /* Moves the finished store from the staging directory to out_dir/db. */
 static int move_into_place(const char *staging, const char *out_dir, tz_err *err)
 {
-    char from[PATH_MAX], to[PATH_MAX];
-    int rc;
-    if ((rc = join(from, sizeof from, staging, "db", err)) != TZ_OK ||
-        (rc = join(to, sizeof to, out_dir, "db", err)) != TZ_OK)
-        return rc;
-    if (rename(from, to) != 0 || rmdir(staging) != 0 || fsync_dir(to) != 0 ||
-        fsync_dir(out_dir) != 0)
+    static const char *const names[] = {"db"};
+    size_t failed;
+    if (tz_fs_move_staged(staging, out_dir, names, 1, &failed) != 0 || rmdir(staging) != 0 ||
+        tz_fs_sync(out_dir) != 0)
         return tz_err_set(err, TZ_ERR_IO, "--out %s: cannot move the replay into place: %s",
                           out_dir, strerror(errno));
     return TZ_OK;

@@ -52,10 +52,7 @@ typedef struct salvage {
 
 static int join(char *out, size_t cap, const char *dir, const char *name, tz_err *err)
 {
-    int n = snprintf(out, cap, "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= cap)
-        return tz_err_set(err, TZ_ERR_USAGE, "salvage: path too long: %s/%s", dir, name);
-    return TZ_OK;
+    return tz_fs_join(out, cap, dir, name, "salvage", err);
 }
 
 void tz_salvage_report_free(tz_salvage_report *rep)
@@ -426,33 +423,17 @@ static int build(salvage *sv, const char *passphrase, tz_err *err)
     }
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 /* Moves the verified ledger from the stage into out_dir. */
 static int move_into_place(salvage *sv, tz_err *err)
 {
-    const char *names[] = {"db", "log.key"};
-    for (size_t i = 0; i < 2; i++) {
-        char from[PATH_MAX], to[PATH_MAX];
-        int rc;
-        if ((rc = join(from, sizeof from, sv->stage, names[i], err)) != TZ_OK ||
-            (rc = join(to, sizeof to, sv->out_dir, names[i], err)) != TZ_OK)
-            return rc;
-        if (rename(from, to) != 0)
-            return tz_err_set(err, TZ_ERR_IO, "--out %s: cannot move %s into place: %s",
-                              sv->out_dir, names[i], strerror(errno));
-    }
-    if (fsync_dir(sv->out_dir) != 0)
-        return tz_err_set(err, TZ_ERR_IO, "--out %s: %s", sv->out_dir, strerror(errno));
-    return TZ_OK;
+    static const char *const names[] = {"db", "log.key"};
+    size_t failed;
+    if (tz_fs_move_staged(sv->stage, sv->out_dir, names, 2, &failed) == 0)
+        return TZ_OK;
+    if (failed < 2)
+        return tz_err_set(err, TZ_ERR_IO, "--out %s: cannot move %s into place: %s",
+                          sv->out_dir, names[failed], strerror(errno));
+    return tz_err_set(err, TZ_ERR_IO, "--out %s: %s", sv->out_dir, strerror(errno));
 }
 
 int tz_salvage(const char *damaged_dir, const char *out_dir, const char *passphrase,
