@@ -36,6 +36,7 @@
 #include "ledger/entry.h"
 #include "ledger/entry_json.h"
 #include "ledger/ledger.h"
+#include "ledger/prefix.h"
 #include "ledger/rebuild.h"
 #include "projections/view.h"
 #include "util/encoding.h"
@@ -45,7 +46,6 @@
 #define META_REPLAY "replay"
 #define STAGING_NAME ".replay-in-progress"
 #define MARKER_NAME "replay.json"
-#define COPY_BATCH 4096
 #define CHINA_OFFSET_US (8ull * 3600u * 1000000u)
 
 /* ---- the replay record ------------------------------------------------------ */
@@ -381,41 +381,9 @@ static int source_checkpoint(tz_ledger *src, tz_replay_info *r, tz_err *err)
     return rc;
 }
 
-typedef struct copy_state {
-    tz_store *dst;
-    tz_store_batch *batch;
-    tz_merkle_frontier frontier;
-    uint8_t last_leaf[32];
-    uint64_t last_recorded_at;
-} copy_state;
-
-static int emit_node(void *ctx, unsigned level, uint64_t index, const uint8_t hash[32],
-                     tz_err *err)
-{
-    (void)err;
-    uint8_t key[9];
-    tz_ledger_node_key(key, level, index);
-    tz_store_batch_put(ctx, TZ_CF_MERKLE, key, sizeof key, hash, 32);
-    return TZ_OK;
-}
-
-/* Commits the batch when it has grown, so memory stays flat. */
-static int maybe_commit(copy_state *cs, tz_err *err)
-{
-    if (tz_store_batch_count(cs->batch) < COPY_BATCH)
-        return TZ_OK;
-    int rc = tz_store_commit(cs->dst, cs->batch, err);
-    if (rc != TZ_OK)
-        return rc;
-    tz_store_batch_free(cs->batch);
-    if ((cs->batch = tz_store_batch_new(cs->dst)) == NULL)
-        return tz_err_set(err, TZ_ERR_NOMEM, "replay: out of memory");
-    return TZ_OK;
-}
-
 /* One entry of the source, checked for its place in the chain, copied and
  * added to the tree. */
-static int copy_one(copy_state *cs, uint64_t seq, const uint8_t *key, size_t klen,
+static int copy_one(tz_prefix_writer *w, uint64_t seq, const uint8_t *key, size_t klen,
                     const uint8_t *raw, size_t len, tz_err *err)
 {
     tz_entry e;
@@ -424,15 +392,11 @@ static int copy_one(copy_state *cs, uint64_t seq, const uint8_t *key, size_t kle
         return tz_err_set(err, TZ_ERR_TAMPER, "--db: entry %llu is missing or out of place; run "
                           "`taizhang verify`", (unsigned long long)seq);
     if (tz_entry_decode(&e, raw, len, &why) != TZ_OK || e.seq != seq ||
-        !tz_hash_equal(e.prev, cs->last_leaf, 32) || e.recorded_at < cs->last_recorded_at)
+        !tz_hash_equal(e.prev, w->last_leaf, 32) || e.recorded_at < w->last_recorded_at)
         return tz_err_set(err, TZ_ERR_TAMPER, "--db: entry %llu does not decode or does not "
                           "follow entry %llu in the chain; run `taizhang verify`",
                           (unsigned long long)seq, (unsigned long long)(seq ? seq - 1 : 0));
-    tz_store_batch_put(cs->batch, TZ_CF_ENTRIES, key, klen, raw, len);
-    tz_merkle_leaf_hash(cs->last_leaf, raw, len);
-    cs->last_recorded_at = e.recorded_at;
-    int rc = tz_merkle_frontier_append(&cs->frontier, cs->last_leaf, emit_node, cs->batch, err);
-    return rc != TZ_OK ? rc : maybe_commit(cs, err);
+    return tz_prefix_add(w, raw, len, e.recorded_at, err);
 }
 
 /* Copies entries [0, n) of src into dst with the tree nodes they complete
@@ -442,53 +406,42 @@ static int copy_one(copy_state *cs, uint64_t seq, const uint8_t *key, size_t kle
 static int write_ledger(tz_store *src, tz_store *dst, uint64_t n, const tz_replay_info *r,
                         tz_err *err)
 {
-    copy_state cs = {.dst = dst, .batch = tz_store_batch_new(dst)};
+    tz_prefix_writer w;
     tz_store_iter *it = tz_store_iter_new(src, TZ_CF_ENTRIES, NULL, 0);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    int rc = TZ_OK;
-    tz_merkle_frontier_init(&cs.frontier);
-    if (cs.batch == NULL || it == NULL) {
+    int rc = tz_prefix_init(&w, dst, "replay", err);
+    if (rc == TZ_OK && it == NULL)
         rc = tz_err_set(err, TZ_ERR_NOMEM, "replay: out of memory");
+    if (rc != TZ_OK)
         goto out;
-    }
     uint64_t seq = 0;
     for (; rc == TZ_OK && seq < n && tz_store_iter_valid(it); tz_store_iter_next(it), seq++) {
         size_t klen, len;
         const uint8_t *key = tz_store_iter_key(it, &klen);
         const uint8_t *raw = tz_store_iter_value(it, &len);
-        rc = copy_one(&cs, seq, key, klen, raw, len, err);
+        rc = copy_one(&w, seq, key, klen, raw, len, err);
     }
     if (rc == TZ_OK)
         rc = tz_store_iter_status(it, err);
     if (rc != TZ_OK)
         goto out;
-    tz_ledger_head head = {.size = n, .recorded_at = cs.last_recorded_at};
-    tz_merkle_frontier_root(&cs.frontier, head.root);
-    memcpy(head.last_leaf, cs.last_leaf, 32);
-    if (seq != n || !tz_hash_equal(head.root, r->root, 32)) {
+    uint8_t root[32];
+    tz_prefix_root(&w, root);
+    if (seq != n || !tz_hash_equal(root, r->root, 32)) {
         rc = tz_err_set(err, TZ_ERR_TAMPER, "--db: the first %llu entries do not hash to the "
                         "source's stored tree; run `taizhang verify`", (unsigned long long)n);
         goto out;
     }
-    tz_store_batch_put(cs.batch, TZ_CF_META, "format", 6, TZ_LEDGER_FORMAT,
-                       strlen(TZ_LEDGER_FORMAT));
-    if (tz_ledger_head_encode(&sb, &head)) {
-        rc = tz_err_set(err, TZ_ERR_NOMEM, "replay: out of memory");
-        goto out;
-    }
-    tz_store_batch_put(cs.batch, TZ_CF_META, "head", 4, sb.data, sb.size);
-    msgpack_sbuffer_clear(&sb);
     if (record_encode(&sb, r)) {
         rc = tz_err_set(err, TZ_ERR_NOMEM, "replay: out of memory");
         goto out;
     }
-    tz_store_batch_put(cs.batch, TZ_CF_META, META_REPLAY, strlen(META_REPLAY), sb.data, sb.size);
-    rc = tz_store_commit(dst, cs.batch, err);
+    rc = tz_prefix_finish(&w, META_REPLAY, strlen(META_REPLAY), sb.data, sb.size, err);
 out:
     msgpack_sbuffer_destroy(&sb);
     tz_store_iter_free(it);
-    tz_store_batch_free(cs.batch);
+    tz_prefix_free(&w);
     return rc;
 }
 

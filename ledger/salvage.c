@@ -29,14 +29,13 @@
 #include "ledger/checkpoint.h"
 #include "ledger/entry.h"
 #include "ledger/ledger.h"
-#include "ledger/merkle.h"
+#include "ledger/prefix.h"
 #include "ledger/rebuild.h"
 #include "ledger/store.h"
 #include "ledger/verify.h"
 #include "util/fs.h"
 
 #define WORK_NAME ".salvage-work"
-#define COPY_BATCH 4096
 #define COPY_BUF (1u << 20)
 
 typedef struct salvage {
@@ -215,23 +214,11 @@ static int read_entry(salvage *sv, uint64_t seq, uint8_t **raw, size_t *len, cha
 
 /* ---- writing the new ledger --------------------------------------------------- */
 
+/* The new ledger at the stage: its store (owned) and the prefix written. */
 typedef struct writer {
     tz_store *dst;
-    tz_store_batch *batch;
-    tz_merkle_frontier frontier;
-    uint8_t last_leaf[32];
-    uint64_t last_recorded_at;
+    tz_prefix_writer prefix;
 } writer;
-
-static int emit_node(void *ctx, unsigned level, uint64_t index, const uint8_t hash[32],
-                     tz_err *err)
-{
-    (void)err;
-    uint8_t key[9];
-    tz_ledger_node_key(key, level, index);
-    tz_store_batch_put(ctx, TZ_CF_MERKLE, key, sizeof key, hash, 32);
-    return TZ_OK;
-}
 
 static int writer_open(writer *w, const char *stage, tz_err *err)
 {
@@ -243,50 +230,12 @@ static int writer_open(writer *w, const char *stage, tz_err *err)
     if ((rc = join(db, sizeof db, stage, "db", err)) != TZ_OK ||
         (rc = tz_store_open(&w->dst, db, TZ_STORE_CREATE, err)) != TZ_OK)
         return rc;
-    if ((w->batch = tz_store_batch_new(w->dst)) == NULL)
-        return tz_err_set(err, TZ_ERR_NOMEM, "salvage: out of memory");
-    return TZ_OK;
-}
-
-static int writer_add(writer *w, uint64_t seq, const uint8_t *raw, size_t len,
-                      uint64_t recorded_at, tz_err *err)
-{
-    uint8_t key[8];
-    tz_store_key_u64(key, seq);
-    tz_store_batch_put(w->batch, TZ_CF_ENTRIES, key, 8, raw, len);
-    tz_merkle_leaf_hash(w->last_leaf, raw, len);
-    w->last_recorded_at = recorded_at;
-    int rc = tz_merkle_frontier_append(&w->frontier, w->last_leaf, emit_node, w->batch, err);
-    if (rc != TZ_OK || tz_store_batch_count(w->batch) < COPY_BATCH)
-        return rc;
-    return tz_store_commit(w->dst, w->batch, err);
-}
-
-/* The format and head records of a ledger of the entries written. */
-static int writer_finish(writer *w, uint8_t root[32], tz_err *err)
-{
-    tz_ledger_head head = {.size = w->frontier.size, .recorded_at = w->last_recorded_at};
-    tz_merkle_frontier_root(&w->frontier, head.root);
-    memcpy(head.last_leaf, w->last_leaf, 32);
-    memcpy(root, head.root, 32);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    int rc = TZ_OK;
-    if (tz_ledger_head_encode(&sb, &head))
-        rc = tz_err_set(err, TZ_ERR_NOMEM, "salvage: out of memory");
-    if (rc == TZ_OK) {
-        tz_store_batch_put(w->batch, TZ_CF_META, "format", 6, TZ_LEDGER_FORMAT,
-                           strlen(TZ_LEDGER_FORMAT));
-        tz_store_batch_put(w->batch, TZ_CF_META, "head", 4, sb.data, sb.size);
-        rc = tz_store_commit(w->dst, w->batch, err);
-    }
-    msgpack_sbuffer_destroy(&sb);
-    return rc;
+    return tz_prefix_init(&w->prefix, w->dst, "salvage", err);
 }
 
 static void writer_close(writer *w)
 {
-    tz_store_batch_free(w->batch);
+    tz_prefix_free(&w->prefix);
     tz_store_close(w->dst);
     memset(w, 0, sizeof *w);
 }
@@ -294,7 +243,7 @@ static void writer_close(writer *w)
 /* Checks entry seq on its own and against the one before (w): it decodes,
  * stands at its seq, chains and does not go back in time. 1 when it does;
  * else 0 with why. */
-static int fits(const writer *w, uint64_t seq, const uint8_t *raw, size_t len, tz_entry *e,
+static int fits(const tz_prefix_writer *w, uint64_t seq, const uint8_t *raw, size_t len, tz_entry *e,
                 char *why, size_t cap)
 {
     tz_err de;
@@ -331,7 +280,6 @@ static int copy_pass(salvage *sv, uint64_t cut, const char *cut_reason, tz_err *
     tz_salvage_report *r = sv->rep;
     writer w;
     memset(&w, 0, sizeof w);
-    tz_merkle_frontier_init(&w.frontier);
     r->nlost = 0;
     r->recovered = 0;
     int in_prefix = 1, rc = TZ_OK;
@@ -349,11 +297,11 @@ static int copy_pass(salvage *sv, uint64_t cut, const char *cut_reason, tz_err *
                 ok = 0;
             }
             if (ok)
-                ok = fits(&w, seq, raw, len, &e, why, sizeof why);
+                ok = fits(&w.prefix, seq, raw, len, &e, why, sizeof why);
             if (ok && w.dst == NULL)
                 rc = writer_open(&w, sv->stage, err);
             if (ok && rc == TZ_OK) {
-                rc = writer_add(&w, seq, raw, len, e.recorded_at, err);
+                rc = tz_prefix_add(&w.prefix, raw, len, e.recorded_at, err);
                 r->recovered = seq + 1;
             } else if (rc == TZ_OK) {
                 in_prefix = 0;
@@ -370,8 +318,10 @@ static int copy_pass(salvage *sv, uint64_t cut, const char *cut_reason, tz_err *
         }
         tz_store_free(raw);
     }
-    if (rc == TZ_OK && w.dst != NULL)
-        rc = writer_finish(&w, r->root, err);
+    if (rc == TZ_OK && w.dst != NULL) {
+        tz_prefix_root(&w.prefix, r->root);
+        rc = tz_prefix_finish(&w.prefix, NULL, 0, NULL, 0, err);
+    }
     writer_close(&w);
     return rc;
 }
