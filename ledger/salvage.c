@@ -243,8 +243,8 @@ static void writer_close(writer *w)
 /* Checks entry seq on its own and against the one before (w): it decodes,
  * stands at its seq, chains and does not go back in time. 1 when it does;
  * else 0 with why. */
-static int fits(const tz_prefix_writer *w, uint64_t seq, const uint8_t *raw, size_t len, tz_entry *e,
-                char *why, size_t cap)
+static int fits(const tz_prefix_writer *w, uint64_t seq, const uint8_t *raw, size_t len,
+                tz_entry *e, char *why, size_t cap)
 {
     tz_err de;
     if (tz_entry_decode(e, raw, len, &de) != TZ_OK) {
