@@ -343,3 +343,23 @@ void tz_fuzz_doc_destroy(tz_fuzz_doc *doc)
     msgpack_zone_destroy(&doc->zone);
     msgpack_sbuffer_destroy(&doc->bytes);
 }
+
+void tz_fuzz_msgpack_submission(msgpack_sbuffer *out, const uint8_t *stmt, size_t len,
+                                const tz_signature *sigs, size_t nsigs)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    int bad = msgpack_pack_map(&pk, 2);
+    bad |= tz_codec_pack_str(&pk, "signatures", 10);
+    bad |= msgpack_pack_array(&pk, nsigs);
+    for (size_t i = 0; i < nsigs; i++) {
+        bad |= msgpack_pack_map(&pk, 2);
+        bad |= tz_codec_pack_str(&pk, "key", 3);
+        bad |= tz_codec_pack_bin(&pk, sigs[i].key, 32);
+        bad |= tz_codec_pack_str(&pk, "sig", 3);
+        bad |= tz_codec_pack_bin(&pk, sigs[i].sig, 64);
+    }
+    bad |= tz_codec_pack_str(&pk, "statement", 9);
+    bad |= tz_codec_pack_bin(&pk, stmt, len);
+    TZ_FUZZ_CHECK(bad == 0);
+}

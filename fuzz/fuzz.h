@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "crypto/key.h"
+#include "ledger/entry.h"
 #include "util/status.h"
 
 /* Every harness, by name: fuzz/fuzz_<name>.c, fuzz/corpus/<name>/,
@@ -133,5 +134,12 @@ typedef struct tz_fuzz_doc {
  * tz_fuzz_doc_destroy. */
 int tz_fuzz_doc_load(tz_fuzz_doc *doc, const uint8_t *data, size_t size, const char *prefix);
 void tz_fuzz_doc_destroy(tz_fuzz_doc *doc);
+
+
+/* Appends to out the msgpack body of POST /v1/statements (docs/API.md): a
+ * map of "signatures" (nsigs maps of key and sig) and "statement" (the
+ * canonical statement bytes stmt[0..len)), as a client sends it. */
+void tz_fuzz_msgpack_submission(msgpack_sbuffer *out, const uint8_t *stmt, size_t len,
+                                const tz_signature *sigs, size_t nsigs);
 
 #endif

@@ -315,21 +315,7 @@ static int signed_body(msgpack_sbuffer *out, const request *r, int is_msgpack)
     TZ_FUZZ_CHECK(tz_statement_sign(sigs, (const uint8_t *)stmt.data, stmt.size, keys, nkeys,
                                     NULL) == TZ_OK);
     if (is_msgpack) {
-        msgpack_packer pk;
-        msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-        int bad = msgpack_pack_map(&pk, 2);
-        bad |= tz_codec_pack_str(&pk, "signatures", 10);
-        bad |= msgpack_pack_array(&pk, nkeys);
-        for (size_t i = 0; i < nkeys; i++) {
-            bad |= msgpack_pack_map(&pk, 2);
-            bad |= tz_codec_pack_str(&pk, "key", 3);
-            bad |= tz_codec_pack_bin(&pk, sigs[i].key, 32);
-            bad |= tz_codec_pack_str(&pk, "sig", 3);
-            bad |= tz_codec_pack_bin(&pk, sigs[i].sig, 64);
-        }
-        bad |= tz_codec_pack_str(&pk, "statement", 9);
-        bad |= tz_codec_pack_bin(&pk, (const uint8_t *)stmt.data, stmt.size);
-        TZ_FUZZ_CHECK(bad == 0);
+        tz_fuzz_msgpack_submission(out, (const uint8_t *)stmt.data, stmt.size, sigs, nkeys);
     } else {
         json_t *arr = json_array();
         for (size_t i = 0; i < nkeys; i++) {

@@ -62,26 +62,6 @@ static char *json_body(const json_t *statement, const tz_signature *sigs, size_t
     return text;
 }
 
-static void msgpack_body(msgpack_sbuffer *out, const uint8_t *stmt, size_t len, const tz_signature *sigs,
-                         size_t nsigs)
-{
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-    int bad = msgpack_pack_map(&pk, 2);
-    bad |= tz_codec_pack_str(&pk, "signatures", 10);
-    bad |= msgpack_pack_array(&pk, nsigs);
-    for (size_t i = 0; i < nsigs; i++) {
-        bad |= msgpack_pack_map(&pk, 2);
-        bad |= tz_codec_pack_str(&pk, "key", 3);
-        bad |= tz_codec_pack_bin(&pk, sigs[i].key, 32);
-        bad |= tz_codec_pack_str(&pk, "sig", 3);
-        bad |= tz_codec_pack_bin(&pk, sigs[i].sig, 64);
-    }
-    bad |= tz_codec_pack_str(&pk, "statement", 9);
-    bad |= tz_codec_pack_bin(&pk, stmt, len);
-    TZ_FUZZ_CHECK(bad == 0);
-}
-
 /* Posts body and checks the outcome against expected_ok. */
 static void post(const uint8_t *body, size_t body_len, int is_msgpack, int expected_ok, const uint8_t *stmt,
                  size_t stmt_len, const tz_signature *sigs, size_t nsigs)
@@ -170,7 +150,7 @@ TZ_FUZZ_ENTRY(submission_signed)
     sign(sigs, nsigs, data, size);
     msgpack_sbuffer body;
     msgpack_sbuffer_init(&body);
-    msgpack_body(&body, data, size, sigs, nsigs);
+    tz_fuzz_msgpack_submission(&body, data, size, sigs, nsigs);
     post((const uint8_t *)body.data, body.size, 1, ok, data, size, sigs, nsigs);
     msgpack_sbuffer_destroy(&body);
     return 0;
