@@ -255,8 +255,10 @@ static void sleep_ms(long ms)
 }
 
 /* K requests, appends and reads, all received before SIGTERM: the daemon
- * answers every one of them (201 for each append, 200 for each read)
- * before it exits 0, and every 201 is in the ledger. The appends are held
+ * answers every one of them (201 for each append, 200 or 404 for each
+ * read) before it exits 0, and every 201 is in the ledger; a request sent
+ * after the signal on a connection accepted before it gets 503
+ * shutting_down. The appends are held
  * in flight by the shim's gate on WAL syncs until the daemon has handled
  * the signal (it stops listening). */
 START_TEST(test_sigterm_answers_every_request)
@@ -274,6 +276,10 @@ START_TEST(test_sigterm_answers_every_request)
     ck_assert_int_eq(tz_http_post(d.port, TZ_TEST_MEMO("memo/before", "x"), &fx.cadre, &r), 201);
     free(r);
     __atomic_store_n(&page->gate, 1, __ATOMIC_RELEASE);
+    /* a connection accepted now (before the K below, which are accepted
+     * in order), whose request is sent only after the signal */
+    int late = tz_http_connect(d.port);
+    ck_assert_int_ge(late, 0);
     int fds[K], appends = 0;
     for (int i = 0; i < K; i++) {
         fds[i] = tz_http_connect(d.port);
@@ -317,6 +323,17 @@ START_TEST(test_sigterm_answers_every_request)
         close(probe);
         sleep_ms(1);
     }
+    /* a request that arrives after the signal, by construction: 503
+     * shutting_down (answered at once, while the appends still wait) */
+    char *late_reply = NULL;
+    size_t late_len;
+    char *late_req = tz_http_format("GET", "/v1/checkpoint", NULL, NULL, 0, &late_len);
+    ck_assert_int_eq(tz_http_send(late, late_req, late_len), 0);
+    free(late_req);
+    int late_status = tz_http_read_reply(late, &late_reply); /* before late_reply is read */
+    tz_http_expect_error(late_status, 503, late_reply, "shutting_down");
+    free(late_reply);
+    close(late);
     __atomic_store_n(&page->gate, 0, __ATOMIC_RELEASE);
     int status[K];
     uint64_t seqs[K];
