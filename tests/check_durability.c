@@ -14,8 +14,9 @@
  * appends in flight, so that a SIGTERM meets requests the daemon has
  * received and not yet answered.
  *
- * Under AddressSanitizer the preloaded shim would not come before the
- * sanitizer's runtime; the sanitize build skips these tests and says so.
+ * Under AddressSanitizer the sanitizer's runtime must come first in the
+ * preload list: TZ_SYNC_SHIM_PRELOAD (CMakeLists.txt) names it before the
+ * shim in the sanitize build.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,15 +35,6 @@
 #include "ledger/ledger.h"
 #include "tests/sync_shim.h"
 #include "tests/tz_test.h"
-
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TZ_UNDER_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define TZ_UNDER_ASAN 1
-#endif
 
 static tz_fixture fx;
 static tz_sync_shim_page *page;
@@ -63,7 +55,7 @@ static void setup(void)
     page = p;
     snprintf(shim_counter_env, sizeof shim_counter_env, "TZ_SYNC_SHIM_COUNTER=%s", page_path);
     snprintf(shim_dir_env, sizeof shim_dir_env, "TZ_SYNC_SHIM_DIR=%s", fx.db);
-    shim_env[0] = "LD_PRELOAD=" TZ_SYNC_SHIM_PATH;
+    shim_env[0] = "LD_PRELOAD=" TZ_SYNC_SHIM_PRELOAD;
     shim_env[1] = shim_counter_env;
     shim_env[2] = shim_dir_env;
     shim_env[3] = NULL;
@@ -74,19 +66,6 @@ static void teardown(void)
     munmap(page, sizeof *page);
     page = NULL;
     tz_fixture_cleanup(&fx);
-}
-
-/* 1 (with a message) when the shim cannot be preloaded in this build. */
-static int shim_unavailable(const char *test)
-{
-#ifdef TZ_UNDER_ASAN
-    fprintf(stderr, "check_durability: %s skipped: AddressSanitizer build (the preloaded sync "
-            "shim cannot come before the sanitizer's runtime); the plain build runs it\n", test);
-    return 1;
-#else
-    (void)test;
-    return 0;
-#endif
 }
 
 static uint64_t wal_syncs(void)
@@ -141,8 +120,6 @@ static void *post_counted(void *arg)
 
 START_TEST(test_daemon_syncs_before_each_ack)
 {
-    if (shim_unavailable("test_daemon_syncs_before_each_ack"))
-        return;
     tz_daemon d;
     start_counted(&d);
     /* one at a time: a batch of one each */
@@ -172,8 +149,6 @@ END_TEST
  * lines must come after a WAL sync that completed after the test fed it. */
 START_TEST(test_cli_syncs_before_each_line)
 {
-    if (shim_unavailable("test_cli_syncs_before_each_line"))
-        return;
     enum { GROUP = 256 };
     static const int groups[] = {GROUP, GROUP, 5}; /* two full groups, then a partial one at EOF */
     int in[2], out[2];
@@ -184,7 +159,7 @@ START_TEST(test_cli_syncs_before_each_line)
         dup2(in[0], STDIN_FILENO);
         dup2(out[1], STDOUT_FILENO);
         close(in[0]), close(in[1]), close(out[0]), close(out[1]);
-        setenv("LD_PRELOAD", TZ_SYNC_SHIM_PATH, 1);
+        setenv("LD_PRELOAD", TZ_SYNC_SHIM_PRELOAD, 1);
         setenv("TZ_SYNC_SHIM_COUNTER", page_path, 1);
         setenv("TZ_SYNC_SHIM_DIR", fx.db, 1);
         execl(TZ_CLI_PATH, "taizhang", "append", "--db", fx.db, "--key", fx.cadre_path,
@@ -263,8 +238,6 @@ static void sleep_ms(long ms)
  * the signal (it stops listening). */
 START_TEST(test_sigterm_answers_every_request)
 {
-    if (shim_unavailable("test_sigterm_answers_every_request"))
-        return;
     enum { K = 32 };
     static const char *const reads[] = {"/v1/checkpoint", "/v1/entries/1",
                                         "/v1/entries?from=1&limit=10", "/v1/entries/by-id?id=x"};
