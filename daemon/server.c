@@ -14,7 +14,8 @@
  * Every request ends in exactly one reply, sent by the loop thread: either
  * at once (routing errors, /healthz, /metrics) or when its job comes back
  * through the done queue. in_flight counts the jobs out; SIGTERM stops
- * accepting and the loop exits when in_flight reaches 0.
+ * accepting and the loop exits when in_flight reaches 0 and every reply
+ * has been written out (drained).
  *
  * What a client may hold is bounded (docs/API.md "Connections and
  * fairness"): connections from accept on, in all and per source address;
@@ -608,6 +609,21 @@ static void done_push(server *s, job *j)
     event_active(s->done_ev, EV_READ, 0);
 }
 
+/* Loop thread: 1 when a drain may end the loop: no job is out and every
+ * reply has been written out. A reply still in its connection's buffer
+ * when the loop ends is lost (evhttp_free closes the connection unsent),
+ * so the last replies of a drain are waited for (on_reply_sent, or
+ * on_conn_close when the peer went away). */
+static int drained(const server *s)
+{
+    if (s->in_flight != 0)
+        return 0;
+    for (const conn *c = s->oldest; c != NULL; c = c->next)
+        if (c->state == CONN_BUSY && !c->doomed)
+            return 0;
+    return 1;
+}
+
 /* Loop thread: sends the replies of every finished job. */
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
@@ -626,7 +642,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
         j = next;
     }
     atomic_store(&s->metrics.body_memory, s->body_memory);
-    if (s->draining && s->in_flight == 0)
+    if (s->draining && drained(s))
         event_base_loopexit(s->base, NULL);
 }
 
@@ -913,6 +929,8 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
     conn *c = conn_lookup(&s->conns, evcon);
     if (c != NULL)
         conn_forget(s, c);
+    if (s->draining && drained(s))
+        event_base_loopexit(s->base, NULL);
 }
 
 /* Loop thread: closes c's connection now. Only from outside its own
@@ -1191,6 +1209,8 @@ static void on_reply_sent(struct evhttp_request *req, void *arg)
     conn *c = conn_lookup(&s->conns, evhttp_request_get_connection(req));
     if (c != NULL && !c->doomed)
         conn_set_idle(s, c);
+    if (s->draining && drained(s))
+        event_base_loopexit(s->base, NULL);
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
@@ -1384,7 +1404,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         s->listener = NULL;
         evtimer_del(s->backoff_ev);
     }
-    if (s->in_flight == 0)
+    if (drained(s))
         event_base_loopexit(s->base, NULL);
 }
 

@@ -288,6 +288,19 @@ int tz_daemon_spawn(tz_daemon *d, const char *db, const tz_daemon_opts *o, char 
         argv[argc++] = o->extra[i];
     }
     argv[argc] = NULL;
+    /* the environment, built before fork: the child only execs */
+    extern char **environ;
+    const char *envp[512];
+    size_t envc = 0;
+    for (size_t i = 0; environ[i] != NULL; i++) {
+        ck_assert_uint_lt(envc, sizeof envp / sizeof envp[0] - 1);
+        envp[envc++] = environ[i];
+    }
+    for (size_t i = 0; o->env != NULL && o->env[i] != NULL; i++) {
+        ck_assert_uint_lt(envc, sizeof envp / sizeof envp[0] - 1);
+        envp[envc++] = o->env[i];
+    }
+    envp[envc] = NULL;
     int fds[2];
     ck_assert(pipe(fds) == 0);
     pid_t parent = getpid();
@@ -319,7 +332,7 @@ int tz_daemon_spawn(tz_daemon *d, const char *db, const tz_daemon_opts *o, char 
             if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
                 _exit(127);
         }
-        execv(TZ_DAEMON_PATH, (char *const *)argv);
+        execve(TZ_DAEMON_PATH, (char *const *)argv, (char *const *)envp);
         _exit(127);
     }
     close(fds[1]);

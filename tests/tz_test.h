@@ -98,6 +98,7 @@ typedef struct tz_daemon_opts {
     unsigned long nofile;      /* > 0: RLIMIT_NOFILE (soft and hard) in the daemon */
     int hold_fds;              /* descriptors (/dev/null) the daemon starts with open */
     const char *stderr_path;   /* the daemon's stderr goes to this file; NULL: the test's */
+    const char *const *env;    /* more NAME=VALUE environment, NULL-terminated; NULL for none */
 } tz_daemon_opts;
 
 /* Starts taizhangd as tz_daemon_start_args does, with o. Returns 0 when it
