@@ -1,0 +1,588 @@
+/*
+ * check_boundaries.c: every numeric rule of every policy profile, tested at
+ * n-1, n and n+1 through the real decide step (tz_ledger_append).
+ *
+ * The numbers are never typed here: each test loads profiles/<id>.json with
+ * tz_profile_load_file, reads the rule (handover working days, leave tiers,
+ * the 30-day recall, absence caps, the 优秀 quota, the half-year rule, the
+ * term, party years, the attendance deadline) and builds the statements on
+ * both sides of it, so a changed profile value moves the test with it. A
+ * profile without a rule is tested for not applying one (nothing hard-coded
+ * for everyone). Expected outcomes come from small naive models written
+ * here (a weekday/holiday count over data/cn-workday-calendar.json, floor
+ * of a percentage, a day count of the year), not from the code under test.
+ *
+ * Each test is a loop over the four profiles and builds one small county
+ * (the offices of check_domain.c, one village v1 in township cg, unit u1)
+ * on a fresh ledger; cadres are registered as needed (p1, p2, ...). Every
+ * world is verified by full replay at teardown.
+ */
+#include <check.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/hash.h"
+#include "crypto/key.h"
+#include "ledger/codec.h"
+#include "ledger/entry.h"
+#include "ledger/ledger.h"
+#include "ledger/statement.h"
+#include "ledger/store.h"
+#include "ledger/verify.h"
+#include "projections/profile.h"
+#include "util/encoding.h"
+#include "util/time.h"
+#include "tests/tz_test.h"
+
+static const char *const profiles[] = {"shiquan-2021", "guizhou-2018", "guyuan-2018", "daan-2017"};
+#define NPROFILES ((int)(sizeof profiles / sizeof profiles[0]))
+
+#define MAX_KEYS 160
+
+typedef struct world {
+    tz_fixture f;
+    tz_ledger *l;
+    tz_profile p;            /* the adopted profile, parsed from its file */
+    size_t nkeys;
+    char names[MAX_KEYS][32];
+    tz_secret_key keys[MAX_KEYS];
+    int npeople;
+    char msg[TZ_ERR_MSG_MAX];
+    int n;                   /* id counter */
+} world;
+
+static world W;
+
+/* office keys: name, role, scope */
+static const char *const offices[][3] = {
+    {"county", "county_org_dept", "county:sq"},
+    {"bureau", "rural_revitalisation_bureau", "county:sq"},
+    {"countysec", "county_party_secretary", "county:sq"},
+    {"city", "city_org_dept", "city:ak"},
+    {"citysec", "city_party_secretary", "city:ak"},
+    {"prov", "provincial_org_dept", "province:sx"},
+    {"tcom-cg", "township_party_committee", "township:cg"},
+    {"tsec-cg", "township_party_secretary", "township:cg"},
+    {"vsec-v1", "village_party_secretary", "village:v1"},
+    {"unit-u1", "dispatching_unit", "unit:u1"},
+    {"insp", "inspector", "county:sq"},
+};
+
+/* The offices of a county, held again in every further county: "<name>-<county>". */
+static int county_level(size_t office)
+{
+    return strncmp(offices[office][2], "county:", 7) == 0 && strcmp(offices[office][0], "insp");
+}
+
+/* The office key holding role in county sq (county NULL) or in county. */
+static const char *office_of(const char *role, const char *county)
+{
+    static char buf[8][48];
+    static int next;
+    for (size_t i = 0; i < sizeof offices / sizeof offices[0]; i++) {
+        if (strcmp(offices[i][1], role) != 0)
+            continue;
+        if (county == NULL || !county_level(i))
+            return offices[i][0];
+        char *b = buf[next++ % 8];
+        snprintf(b, sizeof buf[0], "%s-%s", offices[i][0], county);
+        return b;
+    }
+    ck_abort_msg("no office holds role %s", role);
+    return NULL;
+}
+
+/* "a,b,c": the office keys of every role of the set. */
+static void offices_of(char *out, size_t cap, const tz_profile_roles *r, const char *county)
+{
+    size_t off = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < r->n; i++)
+        off += (size_t)snprintf(out + off, cap - off, "%s%s", i ? "," : "",
+                                office_of(r->names[i], county));
+}
+
+/* The first office key of a set ("any one of them" signs). */
+static void first_office(char *out, size_t cap, const tz_profile_roles *r, const char *county)
+{
+    offices_of(out, cap, r, county);
+    out[strcspn(out, ",")] = '\0';
+}
+
+static tz_secret_key *key_named(const char *name)
+{
+    for (size_t i = 0; i < W.nkeys; i++)
+        if (strcmp(W.names[i], name) == 0)
+            return &W.keys[i];
+    if (strcmp(name, "root") == 0)
+        return &W.f.root;
+    ck_abort_msg("no key %s", name);
+    return NULL;
+}
+
+/* Appends the statement js (consumed), signed by the comma-separated keys;
+ * returns its status, the message in W.msg. */
+static int put_json(const char *keys, json_t *js)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    tz_err e;
+    int rc = tz_statement_from_json(&sb, js, &e);
+    json_decref(js);
+    ck_assert_msg(rc == TZ_OK, "statement: %s", e.msg);
+    const tz_secret_key *signers[TZ_ENTRY_MAX_SIGS];
+    size_t n = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", keys);
+    for (char *save = NULL, *k = strtok_r(buf, ",", &save); k; k = strtok_r(NULL, ",", &save))
+        signers[n++] = key_named(k);
+    tz_signature sigs[TZ_ENTRY_MAX_SIGS];
+    ck_assert(tz_statement_sign(sigs, (const uint8_t *)sb.data, sb.size, signers, n, &e) == TZ_OK);
+    tz_submission sub = {(const uint8_t *)sb.data, sb.size, sigs, n};
+    tz_append_result res;
+    size_t processed;
+    ck_assert_msg(tz_ledger_append(W.l, &sub, 1, &res, &processed, 0, &e) == TZ_OK, "%s", e.msg);
+    msgpack_sbuffer_destroy(&sb);
+    snprintf(W.msg, sizeof W.msg, "%s", res.status == TZ_OK ? "" : res.err.msg);
+    return res.status;
+}
+
+/* put("county", "dispatch", "d1", day, "{...}"): at is that day 09:00 +08:00. */
+static int put(const char *keys, const char *type, const char *id, int64_t day,
+               const char *body_fmt, ...) __attribute__((format(printf, 5, 6)));
+static int put(const char *keys, const char *type, const char *id, int64_t day,
+               const char *body_fmt, ...)
+{
+    char body[4096];
+    va_list ap;
+    va_start(ap, body_fmt);
+    vsnprintf(body, sizeof body, body_fmt, ap);
+    va_end(ap);
+    json_error_t je;
+    json_t *b = json_loads(body, JSON_REJECT_DUPLICATES, &je);
+    ck_assert_msg(b != NULL, "test body JSON: %s: %s", body, je.text);
+    char at[40], date[11], idbuf[TZ_STATEMENT_ID_MAX + 1];
+    tz_time_format_date(date, day);
+    snprintf(at, sizeof at, "%sT09:00:00+08:00", date);
+    if (id == NULL) {
+        snprintf(idbuf, sizeof idbuf, "auto/%d", ++W.n);
+        id = idbuf;
+    }
+    return put_json(keys, json_pack("{s:s,s:s,s:s,s:o}", "type", type, "id", id, "at", at,
+                                    "body", b));
+}
+
+#define OK(...) ck_assert_msg(put(__VA_ARGS__) == TZ_OK, "%s line %d: %s", W.p.id, __LINE__, W.msg)
+/* Refused with code, and the message holds every one of the NULL-ended
+ * substrings in want (the field, the number and the clause). */
+static void expect_refused(int line, int rc, int code, const char *const *want)
+{
+    ck_assert_msg(rc == code, "%s line %d: expected %d, got %d: %s", W.p.id, line, code, rc,
+                  W.msg);
+    for (; *want != NULL; want++)
+        ck_assert_msg(strstr(W.msg, *want) != NULL, "%s line %d: message \"%s\" lacks \"%s\"",
+                      W.p.id, line, W.msg, *want);
+}
+#define REFUSED(code, want, ...) expect_refused(__LINE__, put(__VA_ARGS__), (code), (want))
+
+/* "(<profile id> <clause>)" as every rejection cites a rule. */
+static const char *cite(char *buf, size_t cap, const char *clause)
+{
+    snprintf(buf, cap, "(%s %s)", W.p.id, clause);
+    return buf;
+}
+
+static int64_t day_of(const char *date)
+{
+    int64_t d;
+    ck_assert(tz_time_parse_date(date, 10, "d", &d, NULL) == TZ_OK);
+    return d;
+}
+
+static const char *fmt_day(char out[11], int64_t day)
+{
+    tz_time_format_date(out, day);
+    return out;
+}
+
+static json_t *rec_of(const char *id)
+{
+    char key[256];
+    size_t kl = (size_t)snprintf(key, sizeof key, "rec%c%s", 0, id);
+    uint8_t *val;
+    size_t len;
+    tz_err e;
+    int rc = tz_store_get(tz_ledger_store(W.l), TZ_CF_INDEX, key, kl, &val, &len, &e);
+    ck_assert_msg(rc == TZ_OK, "record %s: %s", id, e.msg);
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 4096);
+    msgpack_object o;
+    ck_assert(tz_codec_decode(&o, &zone, val, len, &e) == TZ_OK);
+    json_t *j = tz_codec_to_json(&o, &e);
+    msgpack_zone_destroy(&zone);
+    tz_store_free(val);
+    ck_assert(j != NULL);
+    return j;
+}
+
+static void grant(const char *name, const char *role, const char *scope)
+{
+    ck_assert(W.nkeys < MAX_KEYS);
+    uint8_t seed[32];
+    tz_hash_sha256(seed, (const uint8_t *)name, strlen(name));
+    tz_err e;
+    ck_assert(tz_key_from_seed(&W.keys[W.nkeys], name, seed, &e) == TZ_OK);
+    snprintf(W.names[W.nkeys], sizeof W.names[0], "%s", name);
+    char vkey[TZ_KEY_STRING_MAX], id[64];
+    tz_fixture_vkey(vkey, &W.keys[W.nkeys]);
+    W.nkeys++;
+    snprintf(id, sizeof id, "grant/%s", name);
+    OK("root", "key.grant", id, day_of("2021-01-01"),
+       "{\"key\":\"%s\",\"holder\":\"%s\",\"roles\":[\"%s\"],\"scope\":\"%s\"}", vkey, name, role,
+       scope);
+}
+
+static void adopt(const char *type, const char *id, const char *at, const char *member,
+                  json_t *doc, const char *effective)
+{
+    json_t *body = json_pack("{s:o}", member, doc);
+    if (effective != NULL)
+        json_object_set_new(body, "effective", json_string(effective));
+    ck_assert_msg(put_json("root", json_pack("{s:s,s:s,s:s,s:o}", "type", type, "id", id, "at",
+                                             at, "body", body)) == TZ_OK, "%s", W.msg);
+}
+
+static json_t *load_json(const char *rel)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", TZ_SOURCE_DIR, rel);
+    json_error_t je;
+    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    ck_assert_msg(doc != NULL, "%s: %s", path, je.text);
+    return doc;
+}
+
+/* The county of the profile (adopted effective 2021-09-01) and the calendar. */
+static void world_up(int profile_index)
+{
+    const char *profile = profiles[profile_index];
+    memset(&W, 0, sizeof W);
+    char rel[128], path[512];
+    snprintf(rel, sizeof rel, "profiles/%s.json", profile);
+    snprintf(path, sizeof path, "%s/%s", TZ_SOURCE_DIR, rel);
+    tz_err e;
+    ck_assert_msg(tz_profile_load_file(&W.p, path, &e) == TZ_OK, "%s", e.msg);
+    tz_fixture_init(&W.f);
+    ck_assert_msg(tz_ledger_open(&W.l, W.f.db, 0, NULL, &e) == TZ_OK, "%s", e.msg);
+    for (size_t i = 0; i < sizeof offices / sizeof offices[0]; i++)
+        grant(offices[i][0], offices[i][1], offices[i][2]);
+    adopt("policy.adopt", "policy/1", "2021-09-01T09:00:00+08:00", "profile", load_json(rel),
+          "2021-09-01");
+    adopt("calendar.adopt", "calendar/2023-2026", "2022-12-20T09:00:00+08:00", "calendar",
+          load_json("data/cn-workday-calendar.json"), NULL);
+    int64_t d = day_of("2021-10-01");
+    OK("county", "org.unit", "unit/u1", d, "{\"unit\":\"u1\",\"name\":\"县财政局\",\"level\":"
+       "\"county\",\"staff\":35,\"county\":\"sq\"}");
+    OK("county", "org.village", "village/v1", d, "{\"village\":\"v1\",\"name\":\"村1\","
+       "\"township\":\"cg\",\"county\":\"sq\",\"city\":\"ak\",\"province\":\"sx\",\"category\":"
+       "\"poverty\"}");
+}
+
+static void world_down(void)
+{
+    tz_ledger_close(W.l);
+    W.l = NULL;
+    tz_verify_report rep;
+    tz_err e;
+    ck_assert_msg(tz_verify_ledger(W.f.db, NULL, &rep, &e) == TZ_OK, "%s", e.msg);
+    ck_assert_msg(rep.ok, "replay disagrees: %s", rep.reason);
+    for (size_t i = 0; i < W.nkeys; i++)
+        tz_key_wipe(&W.keys[i]);
+    tz_fixture_cleanup(&W.f);
+}
+
+/* Registers a new cadre of unit u1 (a section-level permanent employee,
+ * party member since since) and, if with_key, grants them a cadre key
+ * "c-<id>". The id ("p<n>") is written to id. */
+static const char *person(char id[16], int64_t since, int with_key)
+{
+    char s[11];
+    snprintf(id, 16, "p%d", ++W.npeople);
+    char rid[32];
+    snprintf(rid, sizeof rid, "person/%s", id);
+    OK("county", "person.register", rid, day_of("2023-12-01"), "{\"person\":\"%s\",\"name\":"
+       "\"干部%d\",\"unit\":\"u1\",\"party_member_since\":\"%s\",\"employment\":\"permanent\","
+       "\"rank\":\"section\"}", id, W.npeople, fmt_day(s, since));
+    if (with_key) {
+        char name[32], scope[40];
+        snprintf(name, sizeof name, "c-%s", id);
+        snprintf(scope, sizeof scope, "person:%s", id);
+        grant(name, "cadre", scope);
+    }
+    return id;
+}
+
+static int64_t long_ago(void)
+{
+    return day_of("2000-07-01");
+}
+
+/* A term the profile allows from start: its minimum, or two years. */
+static int64_t planned_end(int64_t start)
+{
+    return tz_time_add_years(start, W.p.term.min_years > 0 ? W.p.term.min_years : 2);
+}
+
+/* Dispatches pid to village in role, approved in one entry by every office
+ * the profile names; returns the status. The dispatch id is dispatch/<pid>. */
+static int dispatch_to(const char *pid, const char *village, tz_mission_role role, int64_t start,
+                       int64_t end, const char *county)
+{
+    char keys[256], id[48], s[11], e[11];
+    ck_assert_msg(W.p.dispatch_approval[role].signers.n > 0, "%s dispatches no %s", W.p.id,
+                  tz_mission_role_name(role));
+    offices_of(keys, sizeof keys, &W.p.dispatch_approval[role].signers, county);
+    snprintf(id, sizeof id, "dispatch/%s", pid);
+    return put(keys, "dispatch", id, start, "{\"person\":\"%s\",\"village\":\"%s\",\"unit\":"
+               "\"u1\",\"role\":\"%s\",\"start\":\"%s\",\"planned_end\":\"%s\"}", pid, village,
+               tz_mission_role_name(role), fmt_day(s, start), fmt_day(e, end));
+}
+
+static void dispatch_ok(const char *pid, tz_mission_role role, int64_t start, int64_t end)
+{
+    ck_assert_msg(dispatch_to(pid, "v1", role, start, end, NULL) == TZ_OK, "%s: %s", W.p.id,
+                  W.msg);
+}
+
+/* ---- the working-day calendar, naively -------------------------------------- */
+
+/* data/cn-workday-calendar.json's own rule: a date is a working day if it is
+ * listed in working_weekend_days, or if it is Monday-Friday and not inside a
+ * holiday range. */
+static int naive_working(const json_t *cal, int64_t day)
+{
+    char ds[11];
+    fmt_day(ds, day);
+    char y[5] = {ds[0], ds[1], ds[2], ds[3], 0};
+    const json_t *year = json_object_get(json_object_get(cal, "years"), y);
+    ck_assert_msg(year != NULL, "calendar has no %s", y);
+    size_t i;
+    const json_t *v;
+    json_array_foreach(json_object_get(year, "working_weekend_days"), i, v)
+        if (strcmp(json_string_value(v), ds) == 0)
+            return 1;
+    json_array_foreach(json_object_get(year, "holidays"), i, v) {
+        if (strcmp(json_string_value(json_array_get(v, 0)), ds) <= 0 &&
+            strcmp(ds, json_string_value(json_array_get(v, 1))) <= 0)
+            return 0;
+    }
+    int weekday = (int)(((day % 7) + 7 + 4) % 7); /* 1970-01-01 was a Thursday; 0 = Sunday */
+    return weekday >= 1 && weekday <= 5;
+}
+
+/* The first day d >= start with exactly k working days in [start, d]. */
+static int64_t naive_kth_working(const json_t *cal, int64_t start, int k)
+{
+    int n = 0;
+    for (int64_t d = start;; d++)
+        if (naive_working(cal, d) && ++n == k)
+            return d;
+}
+
+/* ---- handover (交接): 15 working days, at n-1, n and n+1 -------------------- */
+
+/* Starts a handover in v1 on start between two new cadres; returns its id. */
+static const char *handover_open(char hid[32], int64_t start, char out[16], char in[16])
+{
+    person(out, long_ago(), 1);
+    person(in, long_ago(), 1);
+    int64_t out_start = tz_time_add_years(start, -2) + 30;
+    dispatch_ok(out, TZ_MISSION_FIRST_SECRETARY, out_start, planned_end(out_start));
+    dispatch_ok(in, TZ_MISSION_FIRST_SECRETARY, start - 3, planned_end(start - 3));
+    snprintf(hid, 32, "h/%s", out);
+    char s[11];
+    OK(office_of(W.p.handover.signers.names[0], NULL), "handover.start", hid, start,
+       "{\"village\":\"v1\",\"outgoing\":\"%s\",\"incoming\":\"%s\",\"start\":\"%s\"}", out, in,
+       fmt_day(s, start));
+    return hid;
+}
+
+static int handover_complete(const char *hid, const char *out, const char *in, int64_t date)
+{
+    char keys[64], s[11];
+    snprintf(keys, sizeof keys, "c-%s,c-%s", out, in);
+    return put(keys, "handover.complete", NULL, date, "{\"handover\":\"%s\",\"date\":\"%s\"}",
+               hid, fmt_day(s, date));
+}
+
+START_TEST(test_handover_working_days)
+{
+    world_up(_i);
+    int n = W.p.handover.min_working_days;
+    if (n == 0) {
+        /* no handover rule: the profile sets no handover procedure at all */
+        char out[16], in[16], s[11];
+        person(out, long_ago(), 1);
+        person(in, long_ago(), 1);
+        char no_rule[96];
+        snprintf(no_rule, sizeof no_rule, "%s sets no handover procedure", W.p.id);
+        const char *want[] = {no_rule, NULL};
+        REFUSED(TZ_ERR_RULE, want, "unit-u1", "handover.start", NULL, day_of("2024-02-01"),
+                "{\"village\":\"v1\",\"outgoing\":\"%s\",\"incoming\":\"%s\",\"start\":\"%s\"}",
+                out, in, fmt_day(s, day_of("2024-02-01")));
+        world_down();
+        return;
+    }
+    json_t *cal = load_json("data/cn-workday-calendar.json");
+    /* 春节 2024 with two 调休 Sundays; 中秋 and 国庆 2024 with 调休 Sunday 09-29
+     * and Saturday 10-12; a spring 2025 stretch over 清明 */
+    const char *starts[] = {"2024-02-01", "2024-09-13", "2024-09-23", "2025-03-24"};
+    for (size_t i = 0; i < sizeof starts / sizeof starts[0]; i++) {
+        int64_t start = day_of(starts[i]);
+        int64_t d_short = naive_kth_working(cal, start, n - 1);
+        int64_t d_n = naive_kth_working(cal, start, n);
+        int64_t d_long = naive_kth_working(cal, start, n + 1);
+        char hid[32], out[16], in[16], s[11], e[11], c[96], msg[512];
+        handover_open(hid, start, out, in);
+        /* n-1 working days, and the last calendar day before the n-th */
+        int64_t shorts[] = {d_short, d_n - 1};
+        for (size_t j = 0; j < 2; j++) {
+            snprintf(msg, sizeof msg, "handover.complete: %d working days from %s to %s; at least "
+                     "%d are required, so %s is the earliest completion", n - 1,
+                     fmt_day(s, start), fmt_day(e, shorts[j]), n, fmt_day(c, d_n));
+            const char *want[] = {msg, cite(c, sizeof c, W.p.handover.clause), NULL};
+            expect_refused(__LINE__, handover_complete(hid, out, in, shorts[j]), TZ_ERR_RULE, want);
+        }
+        ck_assert_msg(handover_complete(hid, out, in, d_n) == TZ_OK, "%s from %s to %s: %s",
+                      W.p.id, starts[i], fmt_day(s, d_n), W.msg);
+        char wid[32];
+        snprintf(wid, sizeof wid, "auto/%d", W.n);
+        json_t *r = rec_of(wid);
+        ck_assert_int_eq(json_integer_value(json_object_get(r, "working_days")), n);
+        json_decref(r);
+        /* n+1 on a second handover */
+        handover_open(hid, start, out, in);
+        ck_assert_msg(handover_complete(hid, out, in, d_long) == TZ_OK, "%s: %s", W.p.id, W.msg);
+        snprintf(wid, sizeof wid, "auto/%d", W.n);
+        r = rec_of(wid);
+        ck_assert_int_eq(json_integer_value(json_object_get(r, "working_days")), n + 1);
+        json_decref(r);
+    }
+    json_decref(cal);
+    world_down();
+}
+END_TEST
+
+/* ---- the 优秀 quota: floor of the percentage --------------------------------- */
+
+START_TEST(test_excellent_quota_floor)
+{
+    world_up(_i);
+    int pct = W.p.assessment.excellent_quota_percent;
+    /* counts where the share is not whole (4, 6, 7, 9), and whole (5, 10) */
+    const int counts[] = {4, 5, 6, 7, 9, 10};
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        int n = counts[c];
+        char county[16], village[16], scope[32], vid[32];
+        snprintf(county, sizeof county, "q%d", n);
+        snprintf(village, sizeof village, "qv%d", n);
+        snprintf(scope, sizeof scope, "county:%s", county);
+        snprintf(vid, sizeof vid, "village/%s", village);
+        for (size_t o = 0; o < sizeof offices / sizeof offices[0]; o++)
+            if (county_level(o))
+                grant(office_of(offices[o][1], county), offices[o][1], scope);
+        OK("root", "org.village", vid, day_of("2021-10-01"), "{\"village\":\"%s\",\"name\":"
+           "\"村\",\"township\":\"cg\",\"county\":\"%s\",\"city\":\"ak\",\"province\":\"sx\","
+           "\"category\":\"poverty\"}", village, county);
+        char ids[10][16];
+        for (int k = 0; k < n; k++) {
+            person(ids[k], long_ago(), 0);
+            int64_t start = day_of("2024-01-02");
+            ck_assert_msg(dispatch_to(ids[k], village, TZ_MISSION_FIRST_SECRETARY, start,
+                                      planned_end(start), county) == TZ_OK, "%s: %s",
+                          W.p.id, W.msg);
+        }
+        int allowed = pct > 0 ? n * pct / 100 : n; /* at most pct% of n: rounded down */
+        char signer[256];
+        first_office(signer, sizeof signer, &W.p.assessment.signers, county);
+        for (int k = 0; k < n; k++) {
+            int64_t at = day_of("2025-01-10");
+            if (k < allowed) {
+                OK(signer, "assessment", NULL, at, "{\"person\":\"%s\",\"year\":2024,\"grade\":"
+                   "\"优秀\"}", ids[k]);
+                continue;
+            }
+            char msg[512], c2[96];
+            snprintf(msg, sizeof msg, "assessment: 优秀 is limited to %d%% of the %d first "
+                     "secretaries of %s in 2024 (at most %d); %d already given", pct, n, county,
+                     allowed, allowed);
+            const char *want[] = {msg, cite(c2, sizeof c2, W.p.assessment.quota_clause), NULL};
+            REFUSED(TZ_ERR_RULE, want, signer, "assessment", NULL, at, "{\"person\":\"%s\","
+                    "\"year\":2024,\"grade\":\"优秀\"}", ids[k]);
+            OK(signer, "assessment", NULL, at, "{\"person\":\"%s\",\"year\":2024,\"grade\":"
+               "\"称职\"}", ids[k]);
+        }
+    }
+    world_down();
+}
+END_TEST
+
+/* ---- the half-year rule (驻村工作半年以上), in 2024 (366 days) and 2025 ------- */
+
+START_TEST(test_half_year_leap)
+{
+    world_up(_i);
+    const int years[] = {2024, 2025};
+    const int stationed[] = {182, 183, 184};
+    char signer[256];
+    first_office(signer, sizeof signer, &W.p.assessment.signers, NULL);
+    for (size_t y = 0; y < 2; y++) {
+        int64_t y0 = tz_time_days_from_civil(years[y], 1, 1);
+        int64_t ndays = tz_time_days_from_civil(years[y] + 1, 1, 1) - y0;
+        for (size_t k = 0; k < 3; k++) {
+            char pid[16];
+            person(pid, long_ago(), 0);
+            /* stationed the last k days of the year */
+            int64_t start = y0 + ndays - stationed[k];
+            dispatch_ok(pid, TZ_MISSION_FIRST_SECRETARY, start, planned_end(start));
+            int64_t at = tz_time_days_from_civil(years[y] + 1, 1, 10);
+            int more_than_half = 2 * stationed[k] > ndays;
+            if (!W.p.assessment.more_than_half_year || more_than_half) {
+                ck_assert_msg(put(signer, "assessment", NULL, at, "{\"person\":\"%s\",\"year\":%d,"
+                                  "\"grade\":\"称职\"}", pid, years[y]) == TZ_OK,
+                              "%s: %d of %lld days of %d: %s", W.p.id, stationed[k],
+                              (long long)ndays, years[y], W.msg);
+                continue;
+            }
+            char msg[512], c[96];
+            snprintf(msg, sizeof msg, "assessment: %s was stationed %d days of %d; the annual "
+                     "assessment covers cadres stationed more than half a year", pid,
+                     stationed[k], years[y]);
+            const char *want[] = {msg, cite(c, sizeof c, W.p.assessment.eligibility_clause), NULL};
+            REFUSED(TZ_ERR_RULE, want, signer, "assessment", NULL, at, "{\"person\":\"%s\","
+                    "\"year\":%d,\"grade\":\"称职\"}", pid, years[y]);
+        }
+    }
+    world_down();
+}
+END_TEST
+
+static Suite *boundaries_suite(void)
+{
+    Suite *s = suite_create("boundaries");
+    TCase *tc = tcase_create("profiles");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, test_handover_working_days, 0, NPROFILES);
+    tcase_add_loop_test(tc, test_excellent_quota_floor, 0, NPROFILES);
+    tcase_add_loop_test(tc, test_half_year_leap, 0, NPROFILES);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tz_test_main(boundaries_suite);
+}
