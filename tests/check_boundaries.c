@@ -570,6 +570,221 @@ START_TEST(test_half_year_leap)
 }
 END_TEST
 
+/* ---- leave (请销假): approval tiers, applicants and the recall limit ---------- */
+
+static const char *role_words(tz_mission_role r)
+{
+    return r == TZ_MISSION_FIRST_SECRETARY ? "a first secretary" : "a team member";
+}
+
+/* The profile's tier for days consecutive days: the first whose max_days
+ * covers them (0: no upper bound). */
+static const tz_profile_leave_tier *model_tier(tz_mission_role role, int days)
+{
+    for (size_t i = 0; i < W.p.leave.ntiers[role]; i++) {
+        const tz_profile_leave_tier *t = &W.p.leave.tiers[role][i];
+        if (t->max_days == 0 || days <= t->max_days)
+            return t;
+    }
+    ck_abort_msg("%s has no tier for %d days", W.p.id, days);
+    return NULL;
+}
+
+/* Requests leave id of pid for [from, from + days) on the day before it
+ * starts, by the cadre or by the tier's applicant; when the tier names an
+ * applicant, the cadre's own request is refused first. */
+static void leave_request(const char *id, const char *pid, tz_mission_role role, int64_t from,
+                          int days, int run)
+{
+    const tz_profile_leave_tier *t = model_tier(role, run);
+    char f[11], to[11], self[24], c[96], msg[256];
+    fmt_day(f, from);
+    fmt_day(to, from + days - 1);
+    snprintf(self, sizeof self, "c-%s", pid);
+    if (t->applicant[0] != '\0') {
+        snprintf(msg, sizeof msg, "leave.request: %d consecutive days for %s ", run,
+                 role_words(role));
+        const char *want[] = {msg, "is applied for by the", cite(c, sizeof c, t->clause), NULL};
+        REFUSED(TZ_ERR_FORBIDDEN, want, self, "leave.request", NULL, from - 1, "{\"person\":"
+                "\"%s\",\"from\":\"%s\",\"to\":\"%s\",\"reason\":\"事\"}", pid, f, to);
+    }
+    OK(t->applicant[0] != '\0' ? office_of(t->applicant, NULL) : self, "leave.request", id,
+       from - 1, "{\"person\":\"%s\",\"from\":\"%s\",\"to\":\"%s\",\"reason\":\"事\"}", pid, f, to);
+}
+
+/* Approves leave id (a run of run consecutive days): every other approver
+ * of the profile's tiers is refused, the tier's own approver accepted. */
+static void leave_approve(const char *id, tz_mission_role role, int64_t from, int run)
+{
+    const tz_profile_leave_tier *t = model_tier(role, run);
+    for (size_t i = 0; i < W.p.leave.ntiers[role]; i++) {
+        const char *other = W.p.leave.tiers[role][i].approver;
+        if (strcmp(other, t->approver) == 0)
+            continue;
+        char label[64], msg[256], needs[96], c[96];
+        tz_profile_role_label(label, sizeof label, t->approver);
+        snprintf(msg, sizeof msg, "leave.approve: %d consecutive days for %s ", run,
+                 role_words(role));
+        snprintf(needs, sizeof needs, "needs %s approval", label);
+        const char *want[] = {msg, needs, cite(c, sizeof c, t->clause), NULL};
+        REFUSED(TZ_ERR_FORBIDDEN, want, office_of(other, NULL), "leave.approve", NULL, from - 1,
+                "{\"request\":\"%s\",\"decision\":\"approved\"}", id);
+    }
+    OK(office_of(t->approver, NULL), "leave.approve", NULL, from - 1,
+       "{\"request\":\"%s\",\"decision\":\"approved\"}", id);
+}
+
+static int has_reason(const char *code)
+{
+    for (size_t i = 0; i < W.p.recall.nreasons; i++)
+        if (strcmp(W.p.recall.reasons[i].code, code) == 0)
+            return 1;
+    return 0;
+}
+
+static const char *reason_clause(const char *code)
+{
+    for (size_t i = 0; i < W.p.recall.nreasons; i++)
+        if (strcmp(W.p.recall.reasons[i].code, code) == 0)
+            return W.p.recall.reasons[i].clause;
+    ck_abort_msg("%s has no recall reason %s", W.p.id, code);
+    return NULL;
+}
+
+static int recall(const char *pid, const char *reason, int64_t date)
+{
+    char keys[64], d[11];
+    first_office(keys, sizeof keys, &W.p.recall.signers, NULL);
+    return put(keys, "recall", NULL, date, "{\"person\":\"%s\",\"dispatch\":\"dispatch/%s\","
+               "\"reason\":\"%s\",\"date\":\"%s\"}", pid, pid, reason, fmt_day(d, date));
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+START_TEST(test_leave_tiers)
+{
+    world_up(_i);
+    for (tz_mission_role role = 0; role <= TZ_MISSION_TEAM_MEMBER; role++) {
+        if (W.p.leave.ntiers[role] == 0)
+            continue;
+        /* every tier's max_days and the recall limit, at n-1, n and n+1 */
+        int counts[32], n = 0, r = W.p.leave.recall_over_days;
+        for (size_t i = 0; i < W.p.leave.ntiers[role]; i++) {
+            int m = W.p.leave.tiers[role][i].max_days;
+            if (m > 0)
+                for (int d = m - 1; d <= m + 1; d++)
+                    if (d >= 1)
+                        counts[n++] = d;
+        }
+        if (r > 0)
+            for (int d = r - 1; d <= r + 1; d++)
+                counts[n++] = d;
+        qsort(counts, (size_t)n, sizeof counts[0], cmp_int);
+        char pid[16];
+        person(pid, long_ago(), 1);
+        dispatch_ok(pid, role, day_of("2024-01-02"), planned_end(day_of("2024-01-02")));
+        int64_t from = day_of("2024-02-05");
+        int recall_tested = 0;
+        for (int k = 0; k < n; k++) {
+            if (k > 0 && counts[k] == counts[k - 1])
+                continue;
+            int days = counts[k];
+            char id[48];
+            snprintf(id, sizeof id, "l/%s/%d", pid, days);
+            leave_request(id, pid, role, from, days, days);
+            json_t *rec = rec_of(id);
+            ck_assert_msg((json_object_get(rec, "recall_required") != NULL) == (r > 0 && days > r),
+                          "%s: %d days: recall_required %s", W.p.id, days,
+                          json_object_get(rec, "recall_required") ? "set" : "not set");
+            json_decref(rec);
+            leave_approve(id, role, from, days);
+            /* 连续请假超过 r 天: recall, with the leave on the ledger as evidence */
+            if (r > 0 && days >= r - 1 && has_reason("leave_over_30_days")) {
+                int64_t at = from + days;
+                if (days <= r) {
+                    char msg[256], c[96];
+                    snprintf(msg, sizeof msg, "recall: reason leave_over_30_days needs a leave of "
+                             "more than %d consecutive days", r);
+                    const char *want[] = {msg, cite(c, sizeof c,
+                                                    reason_clause("leave_over_30_days")), NULL};
+                    expect_refused(__LINE__, recall(pid, "leave_over_30_days", at), TZ_ERR_RULE,
+                                   want);
+                } else {
+                    ck_assert_msg(recall(pid, "leave_over_30_days", at) == TZ_OK, "%s: %s",
+                                  W.p.id, W.msg);
+                    recall_tested = 1;
+                    break;
+                }
+            }
+            from += days + 7;
+        }
+        ck_assert(r == 0 || !has_reason("leave_over_30_days") || recall_tested);
+    }
+    world_down();
+}
+END_TEST
+
+/* 连续 is about the days away: a request that starts the day after another
+ * ends continues its run, for the approval tier (拆分请假 is the dodge). */
+START_TEST(test_leave_split_run)
+{
+    world_up(_i);
+    for (tz_mission_role role = 0; role <= TZ_MISSION_TEAM_MEMBER; role++) {
+        if (W.p.leave.ntiers[role] == 0)
+            continue;
+        char pid[16];
+        person(pid, long_ago(), 1);
+        dispatch_ok(pid, role, day_of("2024-01-02"), planned_end(day_of("2024-01-02")));
+        int64_t from = day_of("2024-02-05");
+        for (size_t i = 0; i < W.p.leave.ntiers[role]; i++) {
+            int m = W.p.leave.tiers[role][i].max_days;
+            if (m == 0)
+                continue;
+            /* m days, then one more day right after: a run of m + 1 */
+            char a[48], b[48];
+            snprintf(a, sizeof a, "s/%s/%d/a", pid, m);
+            snprintf(b, sizeof b, "s/%s/%d/b", pid, m);
+            leave_request(a, pid, role, from, m, m);
+            leave_approve(a, role, from, m);
+            leave_request(b, pid, role, from + m, 1, m + 1);
+            leave_approve(b, role, from + m, m + 1);
+            from += m + 1 + 7;
+        }
+        /* the recall limit counts the run too: r - 1 days and one more day make r (no
+         * recall), one further day r + 1 */
+        int r = W.p.leave.recall_over_days;
+        if (r > 1 && has_reason("leave_over_30_days")) {
+            char a[48], b[48], c2[48], msg[256], c[96];
+            snprintf(a, sizeof a, "s/%s/r/a", pid);
+            snprintf(b, sizeof b, "s/%s/r/b", pid);
+            snprintf(c2, sizeof c2, "s/%s/r/c", pid);
+            leave_request(a, pid, role, from, r - 1, r - 1);
+            leave_approve(a, role, from, r - 1);
+            leave_request(b, pid, role, from + r - 1, 1, r);
+            leave_approve(b, role, from + r - 1, r);
+            snprintf(msg, sizeof msg, "recall: reason leave_over_30_days needs a leave of more "
+                     "than %d consecutive days", r);
+            const char *want[] = {msg, cite(c, sizeof c, reason_clause("leave_over_30_days")),
+                                  NULL};
+            expect_refused(__LINE__, recall(pid, "leave_over_30_days", from + r), TZ_ERR_RULE,
+                           want);
+            leave_request(c2, pid, role, from + r, 1, r + 1);
+            json_t *rec = rec_of(c2);
+            ck_assert_msg(json_object_get(rec, "recall_required") != NULL, "%s: a run of %d days "
+                          "is not marked for recall", W.p.id, r + 1);
+            json_decref(rec);
+            leave_approve(c2, role, from + r, r + 1);
+            ck_assert_msg(recall(pid, "leave_over_30_days", from + r + 1) == TZ_OK, "%s: %s",
+                          W.p.id, W.msg);
+        }
+    }
+    world_down();
+}
+END_TEST
+
 static Suite *boundaries_suite(void)
 {
     Suite *s = suite_create("boundaries");
@@ -578,6 +793,8 @@ static Suite *boundaries_suite(void)
     tcase_add_loop_test(tc, test_handover_working_days, 0, NPROFILES);
     tcase_add_loop_test(tc, test_excellent_quota_floor, 0, NPROFILES);
     tcase_add_loop_test(tc, test_half_year_leap, 0, NPROFILES);
+    tcase_add_loop_test(tc, test_leave_tiers, 0, NPROFILES);
+    tcase_add_loop_test(tc, test_leave_split_run, 0, NPROFILES);
     suite_add_tcase(s, tc);
     return s;
 }
