@@ -785,6 +785,212 @@ START_TEST(test_leave_split_run)
 }
 END_TEST
 
+/* ---- absences without reason (无故不在岗): grade caps and the recall ------- */
+
+/* Whether grade g is allowed after a absences, by the profile's caps. */
+static int model_grade_allowed(int a, tz_grade g, const char **clause)
+{
+    for (size_t i = 0; i < W.p.assessment.ncaps; i++) {
+        const tz_profile_absence_cap *c = &W.p.assessment.caps[i];
+        if (a < c->absences)
+            continue;
+        if ((c->forced_grade != TZ_GRADE_NONE && g != c->forced_grade) ||
+            (c->max_grade != TZ_GRADE_NONE && g > c->max_grade)) {
+            *clause = c->clause;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+START_TEST(test_absence_caps)
+{
+    world_up(_i);
+    /* every cap's count at n-1, n and n+1 */
+    int counts[16], n = 0, recall_at = 0;
+    for (size_t i = 0; i < W.p.assessment.ncaps; i++) {
+        const tz_profile_absence_cap *c = &W.p.assessment.caps[i];
+        for (int a = c->absences - 1; a <= c->absences + 1; a++)
+            counts[n++] = a;
+        if (c->recall && recall_at == 0)
+            recall_at = c->absences;
+    }
+    if (n == 0 && W.p.spot_check.signers.n > 0) /* no caps: three absences leave every grade open */
+        counts[n++] = 3;
+    qsort(counts, (size_t)n, sizeof counts[0], cmp_int);
+    char inspector[64] = "", signer[64];
+    if (W.p.spot_check.signers.n > 0)
+        first_office(inspector, sizeof inspector, &W.p.spot_check.signers, NULL);
+    first_office(signer, sizeof signer, &W.p.assessment.signers, NULL);
+    for (int k = 0; k < n; k++) {
+        if (k > 0 && counts[k] == counts[k - 1])
+            continue;
+        int a = counts[k];
+        char pid[16];
+        person(pid, long_ago(), 0);
+        dispatch_ok(pid, TZ_MISSION_FIRST_SECRETARY, day_of("2024-01-02"),
+                    planned_end(day_of("2024-01-02")));
+        for (int j = 0; j < a; j++) {
+            int64_t d = day_of("2024-03-04") + 7 * j;
+            char ds[11];
+            OK(inspector, "spot_check", NULL, d, "{\"person\":\"%s\",\"date\":\"%s\",\"result\":"
+               "\"absent\"}", pid, fmt_day(ds, d));
+        }
+        /* from 优秀 down: refused until the best grade the caps allow */
+        for (tz_grade g = TZ_GRADE_EXCELLENT; g >= TZ_GRADE_INCOMPETENT; g--) {
+            const char *clause = NULL;
+            int64_t at = day_of("2024-12-20");
+            if (model_grade_allowed(a, g, &clause)) {
+                ck_assert_msg(put(signer, "assessment", NULL, at, "{\"person\":\"%s\",\"year\":"
+                                  "2024,\"grade\":\"%s\"}", pid, tz_grade_name(g)) == TZ_OK,
+                              "%s: %d absences, %s: %s", W.p.id, a, tz_grade_name(g), W.msg);
+                break;
+            }
+            char msg[256], c[96];
+            snprintf(msg, sizeof msg, "assessment: %s was found absent without reason %d time(s) "
+                     "in 2024; the grade ", pid, a);
+            const char *want[] = {msg, cite(c, sizeof c, clause), NULL};
+            REFUSED(TZ_ERR_RULE, want, signer, "assessment", NULL, at, "{\"person\":\"%s\","
+                    "\"year\":2024,\"grade\":\"%s\"}", pid, tz_grade_name(g));
+        }
+        /* the recall for absences needs the count on the ledger */
+        if (recall_at > 0 && has_reason("third_absence")) {
+            int64_t at = day_of("2024-12-21");
+            if (a >= recall_at) {
+                ck_assert_msg(recall(pid, "third_absence", at) == TZ_OK, "%s: %d absences: %s",
+                              W.p.id, a, W.msg);
+            } else {
+                char msg[256], c[96];
+                snprintf(msg, sizeof msg, "recall: reason third_absence needs %d absences without "
+                         "reason found in 2024; %s has %d on the ledger", recall_at, pid, a);
+                const char *want[] = {msg, cite(c, sizeof c, reason_clause("third_absence")),
+                                      NULL};
+                expect_refused(__LINE__, recall(pid, "third_absence", at), TZ_ERR_RULE, want);
+            }
+        }
+    }
+    world_down();
+}
+END_TEST
+
+/* ---- term (任期) and party years (党龄) ----------------------------------------- */
+
+START_TEST(test_term_and_party_years)
+{
+    world_up(_i);
+    int64_t start = day_of("2024-03-01");
+    int years = W.p.term.min_years;
+    /* exactly the minimum term ends the day before start + min_years */
+    int64_t exact = tz_time_add_years(start, years > 0 ? years : 1) - 1;
+    for (int64_t end = exact - 1; end <= exact + 1; end++) {
+        char pid[16];
+        person(pid, long_ago(), 0);
+        int rc = dispatch_to(pid, "v1", TZ_MISSION_FIRST_SECRETARY, start, end, NULL);
+        if (years == 0 || end >= exact) {
+            ck_assert_msg(rc == TZ_OK, "%s: term to %lld: %s", W.p.id, (long long)(end - exact),
+                          W.msg);
+            continue;
+        }
+        char msg[256], c[96], s1[11], s2[11];
+        snprintf(msg, sizeof msg, "dispatch: a term of %s..%s is shorter than %d years",
+                 fmt_day(s1, start), fmt_day(s2, end), years);
+        const char *want[] = {msg, cite(c, sizeof c, W.p.term.clause), NULL};
+        expect_refused(__LINE__, rc, TZ_ERR_RULE, want);
+    }
+    /* party membership: joined exactly party_years before the start, a day less, a day more */
+    const tz_profile_eligibility *e = &W.p.eligibility[TZ_MISSION_FIRST_SECRETARY];
+    if (e->party_years > 0) {
+        int64_t joined = tz_time_add_years(start, -e->party_years);
+        for (int64_t since = joined - 1; since <= joined + 1; since++) {
+            char pid[16];
+            person(pid, since, 0);
+            int rc = dispatch_to(pid, "v1", TZ_MISSION_FIRST_SECRETARY, start, planned_end(start),
+                                 NULL);
+            if (since <= joined) {
+                ck_assert_msg(rc == TZ_OK, "%s: joined %lld: %s", W.p.id,
+                              (long long)(since - joined), W.msg);
+                continue;
+            }
+            char msg[256], c[96], s1[11], s2[11];
+            snprintf(msg, sizeof msg, "needs at least %d year(s) of party membership at the start; "
+                     "%s joined %s, start %s", e->party_years, pid, fmt_day(s1, since),
+                     fmt_day(s2, start));
+            const char *want[] = {msg, cite(c, sizeof c, e->clause), NULL};
+            expect_refused(__LINE__, rc, TZ_ERR_RULE, want);
+        }
+    }
+    world_down();
+}
+END_TEST
+
+/* ---- the attendance sheet's deadline (每月28日前报送) ----------------------------- */
+
+static uint64_t sim_now;
+static uint64_t sim_clock(void *ctx)
+{
+    (void)ctx;
+    return sim_now;
+}
+
+/* Micros of day at 12:00 China time. */
+static uint64_t noon(int64_t day)
+{
+    return (uint64_t)(day * 86400 + 4 * 3600) * 1000000u;
+}
+
+START_TEST(test_attendance_deadline)
+{
+    sim_now = noon(day_of("2024-01-02"));
+    tz_time_set_clock(sim_clock, NULL);
+    world_up(_i);
+    char pid[16], keys[128];
+    person(pid, long_ago(), 0);
+    dispatch_ok(pid, TZ_MISSION_FIRST_SECRETARY, day_of("2024-01-02"),
+                planned_end(day_of("2024-01-02")));
+    offices_of(keys, sizeof keys, &W.p.attendance.signers, NULL);
+    /* the sheets of February, March and April 2024, completed (both
+     * signatures, by the server's clock) one day before, on, and one day
+     * after the due day */
+    for (int k = 0; k < 3; k++) {
+        unsigned month = 2 + (unsigned)k;
+        int dm = (int)month + (W.p.attendance.due_day > 0 ? W.p.attendance.due_months_after : 1);
+        int dy = 2024 + (dm - 1) / 12;
+        dm = (dm - 1) % 12 + 1;
+        unsigned last = tz_time_days_in_month(dy, (unsigned)dm);
+        int64_t due = W.p.attendance.due_day > 0
+                          ? tz_time_days_from_civil(dy, (unsigned)dm,
+                                                    (unsigned)W.p.attendance.due_day < last
+                                                        ? (unsigned)W.p.attendance.due_day : last)
+                          : tz_time_days_from_civil(dy, (unsigned)dm, 1) + 10;
+        int64_t done = due - 1 + k;
+        sim_now = noon(done);
+        char days[32], id[32];
+        unsigned nd = tz_time_days_in_month(2024, month);
+        memset(days, 'P', nd);
+        days[nd] = '\0';
+        snprintf(id, sizeof id, "att/%u", month);
+        OK(keys, "attendance", id, tz_time_days_from_civil(dy, (unsigned)dm, 1) - 0,
+           "{\"person\":\"%s\",\"month\":\"2024-%02u\",\"days\":\"%s\"}", pid, month, days);
+        json_t *rec = rec_of(id);
+        char want_due[11];
+        if (W.p.attendance.due_day > 0) {
+            ck_assert_str_eq(json_string_value(json_object_get(rec, "due")), fmt_day(want_due, due));
+            ck_assert_msg(json_is_true(json_object_get(rec, "late")) == (done > due),
+                          "%s: completed %s, due %s, late %s", W.p.id,
+                          json_string_value(json_object_get(rec, "completed")), want_due,
+                          json_is_true(json_object_get(rec, "late")) ? "true" : "false");
+        } else {
+            /* no deadline in the profile: never late */
+            ck_assert_msg(!json_is_true(json_object_get(rec, "late")), "%s sets no deadline",
+                          W.p.id);
+        }
+        json_decref(rec);
+    }
+    tz_time_set_clock(NULL, NULL);
+    world_down();
+}
+END_TEST
+
 static Suite *boundaries_suite(void)
 {
     Suite *s = suite_create("boundaries");
@@ -795,6 +1001,9 @@ static Suite *boundaries_suite(void)
     tcase_add_loop_test(tc, test_half_year_leap, 0, NPROFILES);
     tcase_add_loop_test(tc, test_leave_tiers, 0, NPROFILES);
     tcase_add_loop_test(tc, test_leave_split_run, 0, NPROFILES);
+    tcase_add_loop_test(tc, test_absence_caps, 0, NPROFILES);
+    tcase_add_loop_test(tc, test_term_and_party_years, 0, NPROFILES);
+    tcase_add_loop_test(tc, test_attendance_deadline, 0, NPROFILES);
     suite_add_tcase(s, tc);
     return s;
 }
