@@ -33,6 +33,7 @@
 #include "ledger/store.h"
 #include "ledger/verify.h"
 #include "projections/profile.h"
+#include "projections/query.h"
 #include "util/encoding.h"
 #include "util/time.h"
 #include "tests/tz_test.h"
@@ -187,6 +188,40 @@ static void expect_refused(int line, int rc, int code, const char *const *want)
                       W.p.id, line, W.msg, *want);
 }
 #define REFUSED(code, want, ...) expect_refused(__LINE__, put(__VA_ARGS__), (code), (want))
+
+/* The read side's row about pid from query name for year (month 0: the
+ * whole year), as the ledger stands now; NULL when there is none. */
+static json_t *query_row(const char *name, const char *pid, int year, const char *month)
+{
+    tz_query q;
+    tz_query_init(&q, tz_ledger_store(W.l), tz_ledger_size(W.l) - 1);
+    q.person = pid;
+    q.year = year;
+    json_t *out = NULL;
+    tz_err e;
+    ck_assert_msg(tz_query_run(name, &q, &out, &e) == TZ_OK, "%s: %s", name, e.msg);
+    json_t *found = NULL, *row;
+    size_t i;
+    json_array_foreach(json_object_get(out, "rows"), i, row)
+        if (strcmp(json_string_value(json_object_get(row, "person")), pid) == 0 &&
+            (month == NULL || strcmp(json_string_value(json_object_get(row, "month")), month) == 0)) {
+            found = json_incref(row);
+            break;
+        }
+    json_decref(out);
+    return found;
+}
+
+/* Whether the row's findings hold one with this code. */
+static int has_finding(const json_t *row, const char *code)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(row, "findings"), i, f)
+        if (strcmp(json_string_value(json_object_get(f, "code")), code) == 0)
+            return 1;
+    return 0;
+}
 
 /* "(<profile id> <clause>)" as every rejection cites a rule. */
 static const char *cite(char *buf, size_t cap, const char *clause)
@@ -550,6 +585,16 @@ START_TEST(test_half_year_leap)
             dispatch_ok(pid, TZ_MISSION_FIRST_SECRETARY, start, planned_end(start));
             int64_t at = tz_time_days_from_civil(years[y] + 1, 1, 10);
             int more_than_half = 2 * stationed[k] > ndays;
+            /* the read side (eligibility) agrees with the decide step */
+            json_t *row = query_row("eligibility", pid, years[y], NULL);
+            ck_assert_msg(row != NULL, "%s: no eligibility row for %s", W.p.id, pid);
+            ck_assert_int_eq(json_integer_value(json_object_get(row, "days_stationed")),
+                             stationed[k]);
+            ck_assert_msg(json_is_true(json_object_get(row, "eligible")) ==
+                              (!W.p.assessment.more_than_half_year || more_than_half),
+                          "%s: eligibility of %d of %lld days of %d", W.p.id, stationed[k],
+                          (long long)ndays, years[y]);
+            json_decref(row);
             if (!W.p.assessment.more_than_half_year || more_than_half) {
                 ck_assert_msg(put(signer, "assessment", NULL, at, "{\"person\":\"%s\",\"year\":%d,"
                                   "\"grade\":\"称职\"}", pid, years[y]) == TZ_OK,
@@ -836,6 +881,23 @@ START_TEST(test_absence_caps)
             OK(inspector, "spot_check", NULL, d, "{\"person\":\"%s\",\"date\":\"%s\",\"result\":"
                "\"absent\"}", pid, fmt_day(ds, d));
         }
+        /* the read side names the same best grade the decide step allows */
+        {
+            const char *ignored;
+            tz_grade best = TZ_GRADE_EXCELLENT;
+            while (!model_grade_allowed(a, best, &ignored))
+                best--;
+            json_t *row = query_row("eligibility", pid, 2024, NULL);
+            ck_assert_msg(row != NULL, "%s: no eligibility row for %s", W.p.id, pid);
+            ck_assert_int_eq(json_integer_value(json_object_get(row, "absences")), a);
+            ck_assert_msg(json_is_string(json_object_get(row, "max_grade")) &&
+                              strcmp(json_string_value(json_object_get(row, "max_grade")),
+                                     tz_grade_name(best)) == 0,
+                          "%s: %d absences: eligibility says at most %s, the caps allow %s",
+                          W.p.id, a, json_string_value(json_object_get(row, "max_grade")),
+                          tz_grade_name(best));
+            json_decref(row);
+        }
         /* from 优秀 down: refused until the best grade the caps allow */
         for (tz_grade g = TZ_GRADE_EXCELLENT; g >= TZ_GRADE_INCOMPETENT; g--) {
             const char *clause = NULL;
@@ -991,6 +1053,59 @@ START_TEST(test_attendance_deadline)
 }
 END_TEST
 
+/* ---- days in the village (每月驻村不少于20天) and the daily allowance ---------- */
+
+START_TEST(test_presence_and_allowance)
+{
+    world_up(_i);
+    int min = W.p.attendance.min_days;
+    int64_t rate = -1; /* the rate for unit u1 (a county unit), -1: none */
+    for (size_t i = 0; i < W.p.nallowance && rate < 0; i++)
+        if (W.p.allowance[i].unit_level[0] == '\0' ||
+            strcmp(W.p.allowance[i].unit_level, "county") == 0)
+            rate = W.p.allowance[i].fen_per_day;
+    char pid[16], keys[128];
+    person(pid, long_ago(), 0);
+    dispatch_ok(pid, TZ_MISSION_FIRST_SECRETARY, day_of("2024-01-02"),
+                planned_end(day_of("2024-01-02")));
+    offices_of(keys, sizeof keys, &W.p.attendance.signers, NULL);
+    /* March..June 2024: min-1, min, min+1 days in the village, and min-1
+     * plus one day of official business outside (外出开会), the rest absent */
+    const int base = min > 0 ? min : 20;
+    const int in_village[] = {base - 1, base, base + 1, base - 1};
+    for (unsigned k = 0; k < 4; k++) {
+        unsigned month = 3 + k;
+        unsigned nd = tz_time_days_in_month(2024, month);
+        char days[32], ms[8];
+        for (unsigned d = 0; d < nd; d++)
+            days[d] = d < (unsigned)in_village[k] ? 'P' : 'A';
+        if (k == 3)
+            days[in_village[k]] = 'B';
+        days[nd] = '\0';
+        snprintf(ms, sizeof ms, "2024-%02u", month);
+        OK(keys, "attendance", NULL, tz_time_days_from_civil(2024, month + 1, 1),
+           "{\"person\":\"%s\",\"month\":\"%s\",\"days\":\"%s\"}", pid, ms, days);
+        int counted = in_village[k] + (k == 3 && W.p.attendance.official_business_counts);
+        json_t *row = query_row("attendance", pid, 2024, ms);
+        ck_assert_msg(row != NULL, "%s: no attendance row for %s", W.p.id, ms);
+        ck_assert_int_eq(json_integer_value(json_object_get(row, "in_village")), counted);
+        ck_assert_msg(has_finding(row, "under_min_days") == (min > 0 && counted < min),
+                      "%s: %s: %d days in the village, minimum %d: finding %s", W.p.id, ms,
+                      counted, min, has_finding(row, "under_min_days") ? "shown" : "not shown");
+        json_decref(row);
+        row = query_row("allowance", pid, 2024, ms);
+        ck_assert_msg(row != NULL, "%s: no allowance row for %s", W.p.id, ms);
+        ck_assert_msg(json_integer_value(json_object_get(row, "allowance_fen")) ==
+                          (rate < 0 ? 0 : rate * counted),
+                      "%s: %s: %d days at %lld fen: allowance %lld fen", W.p.id, ms, counted,
+                      (long long)rate,
+                      (long long)json_integer_value(json_object_get(row, "allowance_fen")));
+        json_decref(row);
+    }
+    world_down();
+}
+END_TEST
+
 static Suite *boundaries_suite(void)
 {
     Suite *s = suite_create("boundaries");
@@ -1004,6 +1119,7 @@ static Suite *boundaries_suite(void)
     tcase_add_loop_test(tc, test_absence_caps, 0, NPROFILES);
     tcase_add_loop_test(tc, test_term_and_party_years, 0, NPROFILES);
     tcase_add_loop_test(tc, test_attendance_deadline, 0, NPROFILES);
+    tcase_add_loop_test(tc, test_presence_and_allowance, 0, NPROFILES);
     suite_add_tcase(s, tc);
     return s;
 }
