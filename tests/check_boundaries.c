@@ -1106,6 +1106,93 @@ START_TEST(test_presence_and_allowance)
 }
 END_TEST
 
+/* ---- team coverage (1名第一书记、至少2名驻村工作队员) ---------------------------- */
+
+/* The coverage_short findings of the roster about village for role ("total"
+ * for the team's size), on day. */
+static int coverage_short(const char *village, const char *role, int64_t day)
+{
+    tz_query q;
+    tz_query_init(&q, tz_ledger_store(W.l), tz_ledger_size(W.l) - 1);
+    q.village = village;
+    q.day = day;
+    json_t *out = NULL;
+    tz_err e;
+    ck_assert_msg(tz_query_run("roster", &q, &out, &e) == TZ_OK, "roster: %s", e.msg);
+    int n = 0;
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(out, "findings"), i, f) {
+        const char *v = json_string_value(json_object_get(f, "village"));
+        const char *r = json_string_value(json_object_get(f, "role"));
+        if (strcmp(json_string_value(json_object_get(f, "code")), "coverage_short") == 0 && v &&
+            strcmp(v, village) == 0 && r && strcmp(r, role) == 0)
+            n++;
+    }
+    json_decref(out);
+    return n > 0;
+}
+
+START_TEST(test_team_coverage)
+{
+    world_up(_i);
+    int64_t start = day_of("2024-01-02"), on = day_of("2024-06-03");
+    int nv = 0;
+    for (size_t r = 0; r < W.p.nteam_rules; r++) {
+        const tz_profile_team_rule *tr = &W.p.team_rules[r];
+        const char *category = tr->ncategories > 0 ? tr->categories[0] : "ordinary";
+        /* what every rule applying to this category asks for */
+        int need[TZ_MISSION_COUNT] = {0}, need_total = 0;
+        for (size_t o = 0; o < W.p.nteam_rules; o++) {
+            const tz_profile_team_rule *t = &W.p.team_rules[o];
+            int applies = t->ncategories == 0;
+            for (size_t c = 0; c < t->ncategories; c++)
+                applies |= strcmp(t->categories[c], category) == 0;
+            for (int m = 0; applies && m < TZ_MISSION_COUNT; m++)
+                need[m] = need[m] > t->min[m] ? need[m] : t->min[m];
+            if (applies && t->min_total > need_total)
+                need_total = t->min_total;
+        }
+        for (int m = 0; m < TZ_MISSION_COUNT; m++) {
+            if (tr->min[m] <= 0)
+                continue;
+            for (int delta = -1; delta <= 1; delta++) {
+                /* a village with every role at its minimum, role m at min + delta */
+                char village[16], vid[32];
+                snprintf(village, sizeof village, "t%d", ++nv);
+                snprintf(vid, sizeof vid, "village/%s", village);
+                OK("county", "org.village", vid, day_of("2021-10-01"), "{\"village\":\"%s\","
+                   "\"name\":\"村\",\"township\":\"cg\",\"county\":\"sq\",\"city\":\"ak\","
+                   "\"province\":\"sx\",\"category\":\"%s\"}", village, category);
+                int have[TZ_MISSION_COUNT], total = 0;
+                for (int x = 0; x < TZ_MISSION_COUNT; x++) {
+                    have[x] = need[x] + (x == m ? delta : 0);
+                    total += have[x];
+                    for (int k = 0; k < have[x]; k++) {
+                        char pid[16];
+                        person(pid, long_ago(), 0);
+                        ck_assert_msg(dispatch_to(pid, village, (tz_mission_role)x, start,
+                                                  planned_end(start), NULL) == TZ_OK,
+                                      "%s: %s", W.p.id, W.msg);
+                    }
+                }
+                for (int x = 0; x < TZ_MISSION_COUNT; x++)
+                    ck_assert_msg(coverage_short(village, tz_mission_role_name(x), on) ==
+                                      (have[x] < need[x]),
+                                  "%s: %s (%s) with %d %s, %d asked for: finding %s", W.p.id,
+                                  village, category, have[x], tz_mission_role_name(x), need[x],
+                                  have[x] < need[x] ? "missing" : "shown");
+                ck_assert_msg(coverage_short(village, "total", on) ==
+                                  (need_total > 0 && total < need_total),
+                              "%s: %s (%s) with %d cadres, %d asked for", W.p.id, village,
+                              category, total, need_total);
+            }
+        }
+    }
+    world_down();
+}
+END_TEST
+
 static Suite *boundaries_suite(void)
 {
     Suite *s = suite_create("boundaries");
@@ -1120,6 +1207,7 @@ static Suite *boundaries_suite(void)
     tcase_add_loop_test(tc, test_term_and_party_years, 0, NPROFILES);
     tcase_add_loop_test(tc, test_attendance_deadline, 0, NPROFILES);
     tcase_add_loop_test(tc, test_presence_and_allowance, 0, NPROFILES);
+    tcase_add_loop_test(tc, test_team_coverage, 0, NPROFILES);
     suite_add_tcase(s, tc);
     return s;
 }
