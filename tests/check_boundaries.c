@@ -797,6 +797,14 @@ START_TEST(test_leave_split_run)
             leave_request(b, pid, role, from + m, 1, m + 1);
             leave_approve(b, role, from + m, m + 1);
             from += m + 1 + 7;
+            /* both requested before either is approved: the run is the same */
+            snprintf(a, sizeof a, "s/%s/%d/c", pid, m);
+            snprintf(b, sizeof b, "s/%s/%d/d", pid, m);
+            leave_request(a, pid, role, from, m, m);
+            leave_request(b, pid, role, from + m, 1, m + 1);
+            leave_approve(a, role, from, m + 1);
+            leave_approve(b, role, from + m, m + 1);
+            from += m + 1 + 7;
         }
         /* the recall limit counts the run too: r - 1 days and one more day make r (no
          * recall), one further day r + 1 */
@@ -1193,6 +1201,71 @@ START_TEST(test_team_coverage)
 }
 END_TEST
 
+/* ---- recall consequences: years without promotion, recalls of a unit in a year -- */
+
+START_TEST(test_recall_consequences)
+{
+    world_up(_i);
+    const tz_profile_recall_consequences *rc_ = &W.p.recall_consequences;
+    /* a ground that needs no evidence on the ledger */
+    const char *reason = NULL;
+    static const char *const evidenced[] = {"third_absence", "leave_over_30_days",
+                                            "grade_incompetent"};
+    for (size_t i = 0; i < W.p.recall.nreasons && reason == NULL; i++) {
+        reason = W.p.recall.reasons[i].code;
+        for (size_t j = 0; j < 3 && reason != NULL; j++)
+            if (strcmp(reason, evidenced[j]) == 0)
+                reason = NULL;
+    }
+    if (reason == NULL) {
+        world_down();
+        return;
+    }
+    int limit = rc_->unit_recalls_in_year;
+    int upto = (limit > 0 ? limit : 2) + 1;
+    for (int k = 1; k <= upto; k++) {
+        char pid[16];
+        person(pid, long_ago(), 0);
+        dispatch_ok(pid, TZ_MISSION_FIRST_SECRETARY, day_of("2024-01-02"),
+                    planned_end(day_of("2024-01-02")));
+        int64_t date = day_of("2024-03-01") + 30 * k;
+        ck_assert_msg(recall(pid, reason, date) == TZ_OK, "%s: %s", W.p.id, W.msg);
+        tz_query q;
+        tz_query_init(&q, tz_ledger_store(W.l), tz_ledger_size(W.l) - 1);
+        q.unit = "u1";
+        q.year = 2024;
+        json_t *out = NULL;
+        tz_err e;
+        ck_assert_msg(tz_query_run("recall", &q, &out, &e) == TZ_OK, "recall: %s", e.msg);
+        json_t *u = json_array_get(json_object_get(out, "units"), 0);
+        ck_assert_msg(u != NULL, "%s: no recalls of u1 in 2024", W.p.id);
+        ck_assert_int_eq(json_integer_value(json_object_get(u, "count")), k);
+        ck_assert_msg(has_finding(u, "unit_recalls") == (limit > 0 && k >= limit),
+                      "%s: %d recall(s) of u1 in 2024, the profile's limit %d: finding %s",
+                      W.p.id, k, limit, has_finding(u, "unit_recalls") ? "shown" : "not shown");
+        /* the recalled cadre: not promoted until the date no_promotion_years on */
+        json_t *row = NULL, *r;
+        size_t i;
+        json_array_foreach(json_object_get(out, "rows"), i, r)
+            if (strcmp(json_string_value(json_object_get(r, "person")), pid) == 0)
+                row = r;
+        ck_assert_msg(row != NULL, "%s: no recall row for %s", W.p.id, pid);
+        const char *until = NULL;
+        json_array_foreach(json_object_get(row, "consequences"), i, r)
+            if (strcmp(json_string_value(json_object_get(r, "code")), "no_promotion_until") == 0)
+                until = json_string_value(json_object_get(r, "date"));
+        char want[11];
+        if (rc_->no_promotion_years > 0)
+            ck_assert_str_eq(until ? until : "(none)",
+                             fmt_day(want, tz_time_add_years(date, rc_->no_promotion_years)));
+        else
+            ck_assert_msg(until == NULL, "%s sets no promotion bar, yet %s", W.p.id, until);
+        json_decref(out);
+    }
+    world_down();
+}
+END_TEST
+
 static Suite *boundaries_suite(void)
 {
     Suite *s = suite_create("boundaries");
@@ -1208,6 +1281,7 @@ static Suite *boundaries_suite(void)
     tcase_add_loop_test(tc, test_attendance_deadline, 0, NPROFILES);
     tcase_add_loop_test(tc, test_presence_and_allowance, 0, NPROFILES);
     tcase_add_loop_test(tc, test_team_coverage, 0, NPROFILES);
+    tcase_add_loop_test(tc, test_recall_consequences, 0, NPROFILES);
     suite_add_tcase(s, tc);
     return s;
 }
