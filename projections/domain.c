@@ -2340,7 +2340,7 @@ static int apply_leave_request(dctx *d, tz_err *err)
     target t;
     if ((rc = rec_target(d, disp, &t, &village, err)) != TZ_OK)
         goto out;
-    char what[200];
+    char what[300];
     if (tier->applicant[0] != '\0') {
         leave_run_words(what, sizeof what, "leave.request", run, role, run_from, run_to, days,
                         "is applied for by the");
