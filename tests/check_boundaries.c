@@ -3,10 +3,14 @@
  * n-1, n and n+1 through the real decide step (tz_ledger_append).
  *
  * The numbers are never typed here: each test loads profiles/<id>.json with
- * tz_profile_load_file, reads the rule (handover working days, leave tiers,
- * the 30-day recall, absence caps, the 优秀 quota, the half-year rule, the
- * term, party years, the attendance deadline) and builds the statements on
- * both sides of it, so a changed profile value moves the test with it. A
+ * tz_profile_load_file, reads the rule (handover working days, leave tiers
+ * and their applicants, back-to-back leave as one run, the 30-day recall,
+ * absence caps and the third_absence recall, the 优秀 quota, the half-year
+ * rule, the term, party years, the attendance deadline, days in the village,
+ * the daily allowance, team coverage minima, recall consequences) and builds
+ * the statements on both sides of it, so a changed profile value moves the
+ * test with it. Where the read side recomputes a rule (eligibility, roster
+ * coverage, attendance and allowance), it is asked at the same points. A
  * profile without a rule is tested for not applying one (nothing hard-coded
  * for everyone). Expected outcomes come from small naive models written
  * here (a weekday/holiday count over data/cn-workday-calendar.json, floor
