@@ -879,6 +879,31 @@ static json_t *leave_covering(const json_t *person, int64_t day, int approved_on
     return NULL;
 }
 
+/* The run of consecutive days away (连续请假) that [*from, *to] belongs to:
+ * extended over the person's leaves that end the day before it or start
+ * the day after it (refused leave never counts; requested leave counts
+ * unless approved_only). Back-to-back requests are one run for the
+ * approval tier and the recall limit, so that splitting leave (拆分请假)
+ * does not lower the approver. Returns the run's length in days. */
+static int64_t leave_run(const json_t *person, int64_t *from, int64_t *to, int approved_only)
+{
+    for (;;) {
+        const json_t *l = leave_covering(person, *from - 1, approved_only);
+        int64_t *edge = from;
+        size_t at = 1;
+        if (l == NULL) {
+            l = leave_covering(person, *to + 1, approved_only);
+            edge = to;
+            at = 2;
+        }
+        const char *s = l ? json_string_value(json_array_get(l, at)) : NULL;
+        int64_t day;
+        if (s == NULL || tz_time_parse_date(s, 10, "day", &day, NULL) != TZ_OK)
+            return *to - *from + 1;
+        *edge = day;
+    }
+}
+
 static void person_leave_set(json_t *person, const char *id, int64_t from, int64_t last,
                              const char *status)
 {
@@ -2231,6 +2256,25 @@ out:
 
 /* ---- leave (请销假) --------------------------------------------------------- */
 
+/* "<type>: N consecutive days for a first secretary <tail>", naming the run
+ * when back-to-back leave makes it longer than the days of this request. */
+static void leave_run_words(char *out, size_t cap, const char *type, int64_t run,
+                            tz_mission_role role, int64_t run_from, int64_t run_to, int64_t days,
+                            const char *tail)
+{
+    int n = snprintf(out, cap, "%s: %lld consecutive days for %s ", type, (long long)run,
+                     role_words(role));
+    if (run > days && n > 0 && (size_t)n < cap) {
+        char f[11], t[11];
+        fmt_day(f, run_from);
+        fmt_day(t, run_to);
+        n += snprintf(out + n, cap - (size_t)n, "(%s..%s: this leave of %lld days and the leave "
+                      "back to back with it are one run, 连续请假) ", f, t, (long long)days);
+    }
+    if (n > 0 && (size_t)n < cap)
+        snprintf(out + n, cap - (size_t)n, "%s", tail);
+}
+
 /* The tier of the profile for days consecutive days in mission role. */
 static const tz_profile_leave_tier *leave_tier(const tz_profile *p, tz_mission_role role,
                                                 int64_t days)
@@ -2262,11 +2306,12 @@ static int apply_leave_request(dctx *d, tz_err *err)
         goto out;
     const tz_profile *p = d->prof;
     tz_mission_role role = tz_mission_role_parse(jstr(disp, "role"), strlen(jstr(disp, "role")));
-    int64_t days = to - from + 1;
-    const tz_profile_leave_tier *tier = role < TZ_MISSION_COUNT ? leave_tier(p, role, days) : NULL;
+    int64_t days = to - from + 1, run_from = from, run_to = to;
+    int64_t run = leave_run(person, &run_from, &run_to, 0);
+    const tz_profile_leave_tier *tier = role < TZ_MISSION_COUNT ? leave_tier(p, role, run) : NULL;
     if (tier == NULL) {
         rc = tz_err_set(err, TZ_ERR_RULE, "leave.request: %s sets no approval tier for %lld days "
-                        "of leave of %s", p->id, (long long)days, role_words(role));
+                        "of leave of %s", p->id, (long long)run, role_words(role));
         goto out;
     }
     if (from < d->at_day) {
@@ -2295,10 +2340,10 @@ static int apply_leave_request(dctx *d, tz_err *err)
     target t;
     if ((rc = rec_target(d, disp, &t, &village, err)) != TZ_OK)
         goto out;
-    char what[200];
+    char what[300];
     if (tier->applicant[0] != '\0') {
-        snprintf(what, sizeof what, "leave.request: %lld consecutive days for %s is applied for "
-                 "by the", (long long)days, role_words(role));
+        leave_run_words(what, sizeof what, "leave.request", run, role, run_from, run_to, days,
+                        "is applied for by the");
         if ((rc = need_role(d, tier->applicant, &t, what, tier->clause, err)) != TZ_OK)
             goto out;
     } else if (!any_holds(d->ctx, "cadre", &t)) {
@@ -2312,7 +2357,11 @@ static int apply_leave_request(dctx *d, tz_err *err)
                     "status", "requested");
     json_object_set_new(rec, "village", json_string(jstr(disp, "village")));
     json_object_set_new(rec, "unit", json_string(jstr(disp, "unit")));
-    if (p->leave.recall_over_days > 0 && days > p->leave.recall_over_days) {
+    if (run > days) {
+        jset_day(rec, "run_from", run_from);
+        jset_day(rec, "run_to", run_to);
+    }
+    if (p->leave.recall_over_days > 0 && run > p->leave.recall_over_days) {
         json_object_set_new(rec, "recall_required", json_pack("s", p->leave.recall_clause));
         json_object_set_new(rec, "recall_cite", cite(d, p->leave.recall_clause));
     }
@@ -2364,21 +2413,22 @@ static int apply_leave_approve(dctx *d, tz_err *err)
     }
     tz_mission_role role = tz_mission_role_parse(jstr(rec, "role"), strlen(jstr(rec, "role")));
     int64_t days = json_integer_value(json_object_get(rec, "days"));
-    const tz_profile_leave_tier *tier = role < TZ_MISSION_COUNT ? leave_tier(p, role, days) : NULL;
+    const char *pid = jstr(rec, "person");
+    if ((rc = load_registered(d, "person", "person", pid, &person, err)) != TZ_OK)
+        goto out;
+    int64_t run_from = jday(rec, "from"), run_to = jday(rec, "to");
+    int64_t run = leave_run(person, &run_from, &run_to, 0);
+    const tz_profile_leave_tier *tier = role < TZ_MISSION_COUNT ? leave_tier(p, role, run) : NULL;
     if (tier == NULL) {
         rc = tz_err_set(err, TZ_ERR_RULE, "leave.approve: %s sets no approval tier for %lld days "
-                        "of leave of %s", p->id, (long long)days, role_words(role));
+                        "of leave of %s", p->id, (long long)run, role_words(role));
         goto out;
     }
     target t;
-    char what[200];
-    snprintf(what, sizeof what, "leave.approve: %lld consecutive days for %s needs",
-             (long long)days, role_words(role));
+    char what[300];
+    leave_run_words(what, sizeof what, "leave.approve", run, role, run_from, run_to, days, "needs");
     if ((rc = rec_target(d, rec, &t, &village, err)) != TZ_OK ||
         (rc = need_role(d, tier->approver, &t, what, tier->clause, err)) != TZ_OK)
-        goto out;
-    const char *pid = jstr(rec, "person");
-    if ((rc = load_registered(d, "person", "person", pid, &person, err)) != TZ_OK)
         goto out;
     json_object_set_new(rec, "status", json_string(decisions[decision]));
     json_object_set_new(rec, "decided_seq", json_integer((json_int_t)d->ctx->seq));
@@ -2669,7 +2719,8 @@ static int recall_evidence(dctx *d, const char *reason, const char *clause, cons
             int64_t f, t;
             if (from && to && tz_time_parse_date(from, 10, "f", &f, NULL) == TZ_OK &&
                 tz_time_parse_date(to, 10, "t", &t, NULL) == TZ_OK && f >= jday(disp, "start") &&
-                t - f + 1 > (p->leave.recall_over_days > 0 ? p->leave.recall_over_days : 30) &&
+                leave_run(person, &f, &t, 1) >
+                    (p->leave.recall_over_days > 0 ? p->leave.recall_over_days : 30) &&
                 (eq(json_string_value(json_array_get(l, 3)), "approved") ||
                  eq(json_string_value(json_array_get(l, 3)), "returned")))
                 found = 1;
