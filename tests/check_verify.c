@@ -24,6 +24,7 @@
 #include "ledger/statement.h"
 #include "ledger/store.h"
 #include "ledger/verify.h"
+#include "util/encoding.h"
 #include "tests/tz_test.h"
 
 #define N_MEMOS 18 /* memos at seq 2..19: a 20-entry log */
@@ -230,7 +231,8 @@ static void forge(uint64_t keep, const forge_ops *ops)
     tz_store_close(s);
 }
 
-/* Replaces entry `seq`'s statement with `json` signed by `key`. */
+/* Replaces entry `seq`'s statement with `json` signed by `key`; with key
+ * NULL the entry keeps its signatures (a forger without the signer's key). */
 typedef struct replace_ctx {
     uint64_t seq;
     const char *json;
@@ -250,6 +252,8 @@ static void replace_statement(uint64_t seq, tz_entry *e, void *ctx)
     json_decref(js);
     e->statement = (uint8_t *)r->sb.data;
     e->statement_len = r->sb.size;
+    if (r->key == NULL)
+        return;
     e->nsigs = 1;
     memcpy(e->sigs[0].key, r->key->pub.pk, 32);
     ck_assert(tz_key_sign_statement(e->sigs[0].sig, r->key, e->statement, e->statement_len,
@@ -585,6 +589,56 @@ START_TEST(test_signature_by_revoked_key)
 }
 END_TEST
 
+/* Changes one byte of the first signature of entry *(uint64_t *)ctx. */
+static void flip_signature_byte(uint64_t seq, tz_entry *e, void *ctx)
+{
+    if (seq == *(const uint64_t *)ctx)
+        e->sigs[0].sig[17] ^= 0x01;
+}
+
+/* The reason must blame the signature of the cadre's key (a key granted at
+ * entry 1 and never revoked, so the key rules let it through). */
+static void assert_blames_cadre_signature(const tz_verify_report *r)
+{
+    char hex[17];
+    tz_hex_encode(hex, fx.cadre.pub.pk, 8);
+    ck_assert_msg(strstr(r->reason, "sigs[0]: signature by key") != NULL &&
+                  strstr(r->reason, hex) != NULL, "reason \"%s\" does not name key %s", r->reason,
+                  hex);
+}
+
+START_TEST(test_signature_by_granted_key_altered)
+{
+    /* The forger has the database and the log key, not the cadre's key:
+     * one byte of the cadre's signature on entry 10 changed, then the log
+     * re-chained, its tree and head rebuilt and the checkpoint re-signed.
+     * Key, chain, tree, head and checkpoint all check out; only the
+     * Ed25519 check over the statement can find it. */
+    uint64_t seq = 10;
+    forge_ops ops = {flip_signature_byte, NULL, &seq};
+    forge(base_size, &ops);
+    tz_verify_report r = verify();
+    ASSERT_BAD_AT(r, 10, "does not verify over the statement");
+    assert_blames_cadre_signature(&r);
+}
+END_TEST
+
+START_TEST(test_statement_altered_under_granted_signature)
+{
+    /* The same forger edits the memo at entry 10 (memo/8, same id, other
+     * text) and keeps the cadre's signature of the original. */
+    replace_ctx rc = {.seq = 10, .key = NULL,
+                      .json = "{\"type\":\"memo\",\"id\":\"memo/8\",\"at\":"
+                              "\"2026-11-01T09:00:00+08:00\",\"body\":{\"text\":\"民情日志 8 (edited)\"}}"};
+    forge_ops ops = {replace_statement, NULL, &rc};
+    forge(base_size, &ops);
+    msgpack_sbuffer_destroy(&rc.sb);
+    tz_verify_report r = verify();
+    ASSERT_BAD_AT(r, 10, "does not verify over the statement");
+    assert_blames_cadre_signature(&r);
+}
+END_TEST
+
 static void widen_seq(uint64_t seq, msgpack_sbuffer *sb, void *ctx)
 {
     (void)ctx;
@@ -767,6 +821,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_trusted_checkpoint_signed_by_another_key);
     tcase_add_test(tc, test_signature_by_unknown_key);
     tcase_add_test(tc, test_signature_by_revoked_key);
+    tcase_add_test(tc, test_signature_by_granted_key_altered);
+    tcase_add_test(tc, test_statement_altered_under_granted_signature);
     tcase_add_test(tc, test_non_canonical_entry);
     tcase_add_test(tc, test_recorded_at_goes_backwards);
     tcase_add_test(tc, test_index_record_altered);
