@@ -257,7 +257,9 @@ static void adopt_calendar(void)
                                              doc)) == TZ_OK, "%s", W.msg);
 }
 
-static void grant(const char *name, const char *role, const char *scope)
+/* Grants a key named name the roles (a JSON array's inside: "\"a\",\"b\"")
+ * over scope, signed by the root. */
+static void grant_roles(const char *name, const char *roles, const char *scope)
 {
     ck_assert(W.nkeys < MAX_KEYS);
     uint8_t seed[32];
@@ -270,8 +272,15 @@ static void grant(const char *name, const char *role, const char *scope)
     W.nkeys++;
     snprintf(id, sizeof id, "grant/%s", name);
     OK("root", "key.grant", id, "2021-01-01",
-       "{\"key\":\"%s\",\"holder\":\"%s\",\"roles\":[\"%s\"],\"scope\":\"%s\"}", vkey, name, role,
+       "{\"key\":\"%s\",\"holder\":\"%s\",\"roles\":[%s],\"scope\":\"%s\"}", vkey, name, roles,
        scope);
+}
+
+static void grant(const char *name, const char *role, const char *scope)
+{
+    char roles[64];
+    snprintf(roles, sizeof roles, "\"%s\"", role);
+    grant_roles(name, roles, scope);
 }
 
 /* The county, under profile (adopted effective 2021-09-01). */
@@ -610,6 +619,44 @@ START_TEST(test_attendance_double_signature)
            "party secretary approval (shiquan-2021 §13(1))", "tsec-hb", "attendance", NULL,
            "2024-03-01", "{\"person\":\"fs1\",\"month\":\"2024-02\",\"days\":\"%s\"}",
            month_codes(days, 29, NULL));
+    world_down();
+}
+END_TEST
+
+START_TEST(test_attendance_one_key_two_roles)
+{
+    /* 双签字 (shiquan-2021 §13(1): 镇、村两级书记双签字) is two signatures by
+     * two people. A key granted both secretaries' roles over township cg
+     * holds both offices for v1, yet it is one signer: it meets one item of
+     * the sheet, and the village party secretary must still sign. */
+    world_up("shiquan-2021");
+    grant_roles("both-cg", "\"township_party_secretary\",\"village_party_secretary\"",
+                "township:cg");
+    dispatch("county", "fs1", "u1", "v1", "first_secretary", "2024-01-02", "2026-01-01");
+    char days[40];
+    OK("both-cg", "attendance", "att/fs1/2024-02", "2024-03-01",
+       "{\"person\":\"fs1\",\"month\":\"2024-02\",\"days\":\"%s\"}", month_codes(days, 29, NULL));
+    uint64_t seq = W.seq;
+    REC_IS("att/fs1/2024-02", "status", "pending");
+    json_t *rec = state("rec", "att/fs1/2024-02", NULL);
+    ck_assert_ptr_nonnull(rec);
+    ck_assert_uint_eq(json_array_size(json_object_get(rec, "need")), 1);
+    ck_assert_uint_eq(json_array_size(json_object_get(rec, "signed")), 1);
+    json_decref(rec);
+    /* nor can it supply the second signature by cosign */
+    ck_assert_int_eq(cosign("both-cg", seq, "2024-03-02"), TZ_ERR_RULE);
+    ck_assert_msg(strstr(W.msg, "cosign: key both-cg already signed entry"), "%s", W.msg);
+    REC_IS("att/fs1/2024-02", "status", "pending");
+    ck_assert_int_eq(cosign("vsec-v1", seq, "2024-03-02"), TZ_OK);
+    REC_IS("att/fs1/2024-02", "status", "complete");
+    /* with the village secretary in the same entry, in either order, the
+     * two keys meet the two items at once */
+    OK("both-cg,vsec-v1", "attendance", "att/fs1/2024-03", "2024-04-01",
+       "{\"person\":\"fs1\",\"month\":\"2024-03\",\"days\":\"%s\"}", month_codes(days, 31, NULL));
+    REC_IS("att/fs1/2024-03", "status", "complete");
+    OK("vsec-v1,both-cg", "attendance", "att/fs1/2024-04", "2024-05-01",
+       "{\"person\":\"fs1\",\"month\":\"2024-04\",\"days\":\"%s\"}", month_codes(days, 30, NULL));
+    REC_IS("att/fs1/2024-04", "status", "complete");
     world_down();
 }
 END_TEST
@@ -1391,6 +1438,7 @@ static Suite *domain_suite(void)
     tcase_add_test(tc, test_dispatch_chain_guizhou);
     tcase_add_test(tc, test_dispatch_terms_guyuan_daan);
     tcase_add_test(tc, test_attendance_double_signature);
+    tcase_add_test(tc, test_attendance_one_key_two_roles);
     tcase_add_test(tc, test_attendance_late_by_server_clock);
     tcase_add_test(tc, test_attendance_rest_days_and_spot_checks);
     tcase_add_test(tc, test_spot_check);
