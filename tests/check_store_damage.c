@@ -582,6 +582,17 @@ START_TEST(test_verify_without_permission_says_so)
      * directory only root may enter */
     ck_assert(chmod(fx.dir, 0755) == 0);
     ck_assert(chmod(fx.db, 0700) == 0);
+    /* nobody runs a copy of the CLI beside the ledger: the build tree may lie
+     * under a directory nobody may enter (a CI checkout under /root, a
+     * mkdtemp scratch copy), which would make exec fail, not verify */
+    char cli[4096];
+    ck_assert((size_t)snprintf(cli, sizeof cli, "%s/taizhang", fx.dir) < sizeof cli);
+    size_t cli_len = 0;
+    char *cli_bytes = tz_test_read_file(TZ_CLI_PATH, &cli_len);
+    ck_assert_ptr_nonnull(cli_bytes);
+    tz_test_write_file(cli, cli_bytes, cli_len);
+    free(cli_bytes);
+    ck_assert(chmod(cli, 0755) == 0);
     int pipefd[2];
     ck_assert(pipe(pipefd) == 0);
     pid_t pid = fork();
@@ -594,7 +605,7 @@ START_TEST(test_verify_without_permission_says_so)
             printf("SKIP: cannot become nobody (65534): %s\n", strerror(errno));
             _exit(77);
         }
-        execl(TZ_CLI_PATH, "taizhang", "verify", "--db", fx.db, (char *)NULL);
+        execl(cli, "taizhang", "verify", "--db", fx.db, (char *)NULL);
         _exit(127);
     }
     close(pipefd[1]);
