@@ -384,7 +384,8 @@ static int dispatch_to(const char *pid, const char *village, tz_mission_role rol
     ck_assert_msg(W.p.dispatch_approval[role].signers.n > 0, "%s dispatches no %s", W.p.id,
                   tz_mission_role_name(role));
     offices_of(keys, sizeof keys, &W.p.dispatch_approval[role].signers, county);
-    snprintf(id, sizeof id, "dispatch/%s", pid);
+    ck_assert_msg((size_t)snprintf(id, sizeof id, "dispatch/%s", pid) < sizeof id, "%s: id too long",
+                  pid);
     return put(keys, "dispatch", id, start, "{\"person\":\"%s\",\"village\":\"%s\",\"unit\":"
                "\"u1\",\"role\":\"%s\",\"start\":\"%s\",\"planned_end\":\"%s\"}", pid, village,
                tz_mission_role_name(role), fmt_day(s, start), fmt_day(e, end));
