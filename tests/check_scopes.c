@@ -58,34 +58,11 @@ typedef struct world {
 
 static world W;
 
-static tz_secret_key *key_named(const char *name)
-{
-    for (size_t i = 0; i < W.nkeys; i++)
-        if (strcmp(W.names[i], name) == 0)
-            return &W.keys[i];
-    if (strcmp(name, "root") == 0)
-        return &W.f.root;
-    ck_abort_msg("no key %s", name);
-    return NULL;
-}
-
 /* Appends the statement js (consumed) signed by the one key named. */
 static int put_json(const char *key, json_t *js)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    tz_err e;
-    int rc = tz_statement_from_json(&sb, js, &e);
-    json_decref(js);
-    ck_assert_msg(rc == TZ_OK, "statement: %s", e.msg);
-    const tz_secret_key *signers[1] = {key_named(key)};
-    tz_signature sigs[1];
-    ck_assert(tz_statement_sign(sigs, (const uint8_t *)sb.data, sb.size, signers, 1, &e) == TZ_OK);
-    tz_submission sub = {(const uint8_t *)sb.data, sb.size, sigs, 1};
     tz_append_result res;
-    size_t processed;
-    ck_assert_msg(tz_ledger_append(W.l, &sub, 1, &res, &processed, 0, &e) == TZ_OK, "%s", e.msg);
-    msgpack_sbuffer_destroy(&sb);
+    tz_fixture_append_named(W.l, js, key, W.names, W.keys, W.nkeys, &W.f.root, &res);
     W.status = res.status;
     snprintf(W.msg, sizeof W.msg, "%s", res.status == TZ_OK ? "" : res.err.msg);
     if (res.status == TZ_OK)

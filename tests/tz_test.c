@@ -180,6 +180,41 @@ int tz_fixture_append(tz_ledger *l, const char *json, const tz_secret_key *const
     return rc;
 }
 
+int tz_fixture_append_named(tz_ledger *l, json_t *js, const char *signer_names,
+                            const char (*names)[32], const tz_secret_key *keys, size_t n,
+                            const tz_secret_key *root, tz_append_result *res)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    tz_err e;
+    int rc = tz_statement_from_json(&sb, js, &e);
+    json_decref(js);
+    ck_assert_msg(rc == TZ_OK, "statement: %s", e.msg);
+    const tz_secret_key *signers[TZ_ENTRY_MAX_SIGS];
+    size_t nsigners = 0;
+    char buf[256];
+    ck_assert((size_t)snprintf(buf, sizeof buf, "%s", signer_names) < sizeof buf);
+    for (char *save = NULL, *k = strtok_r(buf, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+        ck_assert_msg(nsigners < TZ_ENTRY_MAX_SIGS, "%s: too many signers", signer_names);
+        const tz_secret_key *key = NULL;
+        for (size_t i = 0; i < n && key == NULL; i++)
+            if (strcmp(names[i], k) == 0)
+                key = &keys[i];
+        if (key == NULL && strcmp(k, "root") == 0)
+            key = root;
+        ck_assert_msg(key != NULL, "no key %s", k);
+        signers[nsigners++] = key;
+    }
+    tz_signature sigs[TZ_ENTRY_MAX_SIGS];
+    ck_assert(tz_statement_sign(sigs, (const uint8_t *)sb.data, sb.size, signers, nsigners, &e) ==
+              TZ_OK);
+    tz_submission sub = {(const uint8_t *)sb.data, sb.size, sigs, nsigners};
+    size_t processed;
+    ck_assert_msg(tz_ledger_append(l, &sub, 1, res, &processed, 0, &e) == TZ_OK, "%s", e.msg);
+    msgpack_sbuffer_destroy(&sb);
+    return res->status;
+}
+
 void tz_fixture_memos(tz_ledger *l, const tz_secret_key *key, int from, int count)
 {
     msgpack_sbuffer *sb = calloc((size_t)count, sizeof *sb);

@@ -43,6 +43,7 @@ int tz_test_main(Suite *(*make_suite)(void));
  * role "cadre". Used by the ledger, verify and CLI suites. */
 #include "crypto/key.h"
 #include "ledger/ledger.h"
+#include <jansson.h>
 
 typedef struct tz_fixture {
     char dir[256];
@@ -61,6 +62,17 @@ void tz_fixture_cleanup(tz_fixture *f);
  * alone. Returns the append call's status; *res gets the result. */
 int tz_fixture_append(tz_ledger *l, const char *json, const tz_secret_key *const *keys,
                       size_t nkeys, tz_append_result *res);
+
+/* Appends the statement js (consumed) alone, signed by the keys named in
+ * the comma-separated signer_names: each is looked up in names[0..n) (its
+ * key beside it in keys) or is "root" (root). Fails the test when a name is
+ * unknown, js does not encode or the append call itself fails; a rejection
+ * is the caller's to judge: *res holds it. Returns res->status. Used by the
+ * suites that build a county of named office keys (domain, boundaries,
+ * scopes). */
+int tz_fixture_append_named(tz_ledger *l, json_t *js, const char *signer_names,
+                            const char (*names)[32], const tz_secret_key *keys, size_t n,
+                            const tz_secret_key *root, tz_append_result *res);
 
 /* Appends memos "memo/<i>" for i in [from, from+count) signed by key, one
  * group commit; fails the test unless all are accepted. */
